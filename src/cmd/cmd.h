@@ -1,0 +1,4 @@
+/* Subcommands: each parses its own options and returns the exit status. */
+#pragma once
+
+int cmd_mount(int argc, char **argv, int helper_mode);

@@ -1,0 +1,142 @@
+#include "cntrfs/creds.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "cntrfs/fs.h"
+
+void *creds_thread_start(void *fs)
+{
+	struct cntrfs_thread *t = calloc(1, sizeof(*t));
+
+	/* A private umask per thread: creating ops set the caller's. */
+	if (unshare(CLONE_FS) == 0)
+		umask(0);
+	if (t)
+		t->groups_pid = -1;
+	return t;
+}
+
+void creds_thread_stop(void *fs, void *thread)
+{
+	struct cntrfs_thread *t = thread;
+
+	if (t)
+		free(t->readbuf);
+	free(t);
+}
+
+int creds_parse_groups(const char *status, gid_t *groups, int max)
+{
+	const char *p = strstr(status, "\nGroups:");
+	int n = 0;
+
+	if (!p)
+		return -EINVAL;
+	p += strlen("\nGroups:");
+	while (*p && *p != '\n') {
+		char *end;
+		unsigned long v;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\n' || !*p)
+			break;
+		v = strtoul(p, &end, 10);
+		if (end == p)
+			return -EINVAL;
+		if (n < max)
+			groups[n++] = (gid_t)v;
+		p = end;
+	}
+	return n;
+}
+
+/* The caller's supplementary groups, from /proc (host ids), mapped inside. */
+static void load_groups(struct cntrfs *fs, struct cntrfs_thread *t, pid_t pid, uid_t uid)
+{
+	char path[64], buf[4096];
+	gid_t raw[CREDS_MAX_GROUPS];
+	ssize_t len;
+	int fd, n;
+
+	t->ngroups = 0;
+	t->groups_pid = pid;
+	t->groups_uid = uid;
+	if (pid <= 0)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0)
+		return;
+	buf[len] = '\0';
+	n = creds_parse_groups(buf, raw, CREDS_MAX_GROUPS);
+	for (int k = 0; k < n; k++) {
+		uint32_t g = idmap_to_inside(&fs->cfg.gid_map, raw[k]);
+
+		if (g != IDMAP_OVERFLOW || raw[k] == IDMAP_OVERFLOW)
+			t->groups[t->ngroups++] = g;
+	}
+}
+
+static int set_fsid(long nr, uint32_t id)
+{
+	syscall(nr, id);
+	/* setfsuid/setfsgid report no errors: read the value back. */
+	return (uint32_t)syscall(nr, -1) == id ? 0 : -EPERM;
+}
+
+int creds_become_caller(struct fuse_req *req, mode_t mask)
+{
+	struct cntrfs *fs = req_fs(req);
+	struct cntrfs_thread *t = req->worker_data;
+	uid_t uid = idmap_to_inside(&fs->cfg.uid_map, req->in->uid);
+	gid_t gid = idmap_to_inside(&fs->cfg.gid_map, req->in->gid);
+
+	umask(mask & 07777);
+	if (!t)
+		return -ENOMEM;
+	if (t->groups_pid != (pid_t)req->in->pid || t->groups_uid != uid) {
+		load_groups(fs, t, (pid_t)req->in->pid, uid);
+		if (syscall(SYS_setgroups, t->ngroups, t->groups) < 0)
+			return -errno;
+	}
+	if (t->fsgid != gid) {
+		if (set_fsid(SYS_setfsgid, gid) < 0)
+			return -EPERM;
+		t->fsgid = gid;
+	}
+	if (t->fsuid != uid) {
+		if (set_fsid(SYS_setfsuid, uid) < 0)
+			return -EPERM;
+		t->fsuid = uid;
+	}
+	return 0;
+}
+
+void creds_become_server(struct fuse_req *req)
+{
+	struct cntrfs_thread *t = req->worker_data;
+
+	if (!t)
+		return;
+	if (t->fsuid != 0) {
+		syscall(SYS_setfsuid, 0);
+		t->fsuid = 0;
+	}
+	if (t->fsgid != 0) {
+		syscall(SYS_setfsgid, 0);
+		t->fsgid = 0;
+	}
+}

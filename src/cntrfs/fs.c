@@ -1,0 +1,262 @@
+#include "cntrfs/fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "cntrfs/creds.h"
+#include "fuse/reply.h"
+#include "util/log.h"
+
+void cntrfs_config_defaults(struct cntrfs_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->threads = 0; /* one per CPU */
+	c->attr_timeout = 1.0;
+	c->entry_timeout = 1.0;
+	c->negative_timeout = 1.0;
+	c->passthrough = true;
+	c->keep_cache = true;
+	c->readdirplus = true;
+	c->parallel_dirops = true;
+	c->posix_acl = true;
+}
+
+static void split_time(double t, unsigned long *sec, unsigned *nsec)
+{
+	*sec = (unsigned long)t;
+	*nsec = (unsigned)((t - floor(t)) * 1e9);
+}
+
+/* Half of the fd limit goes to the inode fd cache; the rest to open files. */
+static unsigned fd_budget(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max; /* raising the soft limit needs no privilege */
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return 8192;
+	return rl.rlim_cur > 64 ? (unsigned)(rl.rlim_cur / 2) : 16;
+}
+
+int cntrfs_init(struct cntrfs *fs, const char *source, const struct cntrfs_config *cfg)
+{
+	int root, r;
+	struct stat st;
+
+	memset(fs, 0, sizeof(*fs));
+	fs->cfg = *cfg;
+	fs->proc_fd = -1;
+	root = open(source, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return log_errno(errno, "%s", source);
+	if (fstat(root, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		close(root);
+		return log_errno(ENOTDIR, "%s", source);
+	}
+	fs->proc_fd = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fs->proc_fd < 0) {
+		r = log_errno(errno, "/proc/self/fd (is /proc mounted?)");
+		close(root);
+		return r;
+	}
+	r = inode_table_init(&fs->inodes, root, fd_budget());
+	if (r < 0) {
+		close(fs->proc_fd);
+		return log_errno(r, "inode table");
+	}
+	split_time(cfg->entry_timeout, &fs->entry_sec, &fs->entry_nsec);
+	split_time(cfg->attr_timeout, &fs->attr_sec, &fs->attr_nsec);
+	split_time(cfg->negative_timeout, &fs->neg_sec, &fs->neg_nsec);
+	/* Creation modes arrive unmasked (FUSE_DONT_MASK); workers set umask per request. */
+	umask(0);
+	return 0;
+}
+
+void cntrfs_destroy(struct cntrfs *fs)
+{
+	inode_table_destroy(&fs->inodes);
+	if (fs->proc_fd >= 0)
+		close(fs->proc_fd);
+}
+
+static void fs_init(void *data, const struct fuse_conn *conn)
+{
+	struct cntrfs *fs = data;
+
+	fs->passthrough = conn->passthrough;
+	fs->writeback = conn->flags & FUSE_WRITEBACK_CACHE;
+}
+
+void cntrfs_want(const struct cntrfs *fs, struct fuse_want *want)
+{
+	const struct cntrfs_config *c = &fs->cfg;
+	uint64_t f = FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES | FUSE_DONT_MASK |
+		     FUSE_HAS_IOCTL_DIR | FUSE_AUTO_INVAL_DATA | FUSE_ASYNC_DIO |
+		     FUSE_CACHE_SYMLINKS | FUSE_SETXATTR_EXT;
+
+	if (c->readdirplus)
+		f |= FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO;
+	if (c->parallel_dirops)
+		f |= FUSE_PARALLEL_DIROPS;
+	if (c->writeback && !c->ro)
+		f |= FUSE_WRITEBACK_CACHE;
+	if (c->posix_acl)
+		f |= FUSE_POSIX_ACL;
+	memset(want, 0, sizeof(*want));
+	want->flags = f;
+	want->max_write = CNTR_FUSE_MAX_WRITE;
+	want->max_background = 64;
+	want->passthrough = c->passthrough && !c->writeback;
+}
+
+int cntrfs_statx_fd(int fd, struct statx *st)
+{
+	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_STATX_SYNC_AS_STAT,
+		  STATX_BASIC_STATS | STATX_MNT_ID, st) < 0)
+		return -errno;
+	return 0;
+}
+
+int cntrfs_reopen(const struct cntrfs *fs, int fd, int flags)
+{
+	char name[16];
+	int r;
+
+	snprintf(name, sizeof(name), "%d", fd);
+	/* O_NOFOLLOW would refuse the /proc magic link itself. */
+	r = openat(fs->proc_fd, name, (flags & ~O_NOFOLLOW) | O_CLOEXEC);
+	return r < 0 ? -errno : r;
+}
+
+void cntrfs_fill_attr(const struct cntrfs *fs, struct fuse_attr *a, const struct statx *st)
+{
+	memset(a, 0, sizeof(*a));
+	a->ino = st->stx_ino;
+	a->size = st->stx_size;
+	a->blocks = st->stx_blocks;
+	a->atime = (uint64_t)st->stx_atime.tv_sec;
+	a->mtime = (uint64_t)st->stx_mtime.tv_sec;
+	a->ctime = (uint64_t)st->stx_ctime.tv_sec;
+	a->atimensec = st->stx_atime.tv_nsec;
+	a->mtimensec = st->stx_mtime.tv_nsec;
+	a->ctimensec = st->stx_ctime.tv_nsec;
+	a->mode = st->stx_mode;
+	a->nlink = st->stx_nlink;
+	a->uid = idmap_to_outside(&fs->cfg.uid_map, st->stx_uid);
+	a->gid = idmap_to_outside(&fs->cfg.gid_map, st->stx_gid);
+	a->rdev = (uint32_t)makedev(st->stx_rdev_major, st->stx_rdev_minor);
+	a->blksize = st->stx_blksize;
+}
+
+int cntrfs_do_lookup(struct cntrfs *fs, struct inode *parent, const char *name,
+		     struct fuse_entry_out *out)
+{
+	struct statx st;
+	struct inode *i = NULL;
+	int pfd;
+
+	for (int attempt = 0; attempt < 3 && !i; attempt++) {
+		pfd = inode_get_fd(&fs->inodes, parent);
+		if (pfd < 0)
+			return pfd;
+		if (statx(pfd, name, AT_SYMLINK_NOFOLLOW | AT_STATX_SYNC_AS_STAT,
+			  STATX_BASIC_STATS | STATX_MNT_ID, &st) < 0) {
+			int err = errno;
+			inode_put_fd(&fs->inodes, parent);
+			return -err;
+		}
+		inode_put_fd(&fs->inodes, parent);
+		i = inode_lookup(&fs->inodes, parent, name, &st);
+		if (!i && errno != ESTALE)
+			return -errno;
+	}
+	if (!i)
+		return -ESTALE;
+	memset(out, 0, sizeof(*out));
+	out->nodeid = inode_nodeid(&fs->inodes, i);
+	out->entry_valid = fs->entry_sec;
+	out->entry_valid_nsec = fs->entry_nsec;
+	out->attr_valid = fs->attr_sec;
+	out->attr_valid_nsec = fs->attr_nsec;
+	cntrfs_fill_attr(fs, &out->attr, &st);
+	return 0;
+}
+
+void cntrfs_reply_entry(struct fuse_req *req, struct inode *parent, const char *name)
+{
+	struct cntrfs *fs = req_fs(req);
+	struct fuse_entry_out out;
+	int r = cntrfs_do_lookup(fs, parent, name, &out);
+
+	if (r == -ENOENT && (fs->neg_sec || fs->neg_nsec) && req->in->opcode == FUSE_LOOKUP) {
+		/* nodeid 0: the kernel caches the absence for entry_valid. */
+		memset(&out, 0, sizeof(out));
+		out.entry_valid = fs->neg_sec;
+		out.entry_valid_nsec = fs->neg_nsec;
+		fuse_reply_data(req, &out, sizeof(out));
+		return;
+	}
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_data(req, &out, sizeof(out));
+}
+
+static const struct fuse_session_ops session_ops = {
+	.handlers = {
+		[FUSE_LOOKUP] = op_lookup,
+		[FUSE_FORGET] = op_forget,
+		[FUSE_BATCH_FORGET] = op_batch_forget,
+		[FUSE_GETATTR] = op_getattr,
+		[FUSE_SETATTR] = op_setattr,
+		[FUSE_READLINK] = op_readlink,
+		[FUSE_SYMLINK] = op_symlink,
+		[FUSE_MKNOD] = op_mknod,
+		[FUSE_MKDIR] = op_mkdir,
+		[FUSE_UNLINK] = op_unlink,
+		[FUSE_RMDIR] = op_rmdir,
+		[FUSE_RENAME] = op_rename,
+		[FUSE_RENAME2] = op_rename2,
+		[FUSE_LINK] = op_link,
+		[FUSE_OPEN] = op_open,
+		[FUSE_CREATE] = op_create,
+		[FUSE_TMPFILE] = op_tmpfile,
+		[FUSE_READ] = op_read,
+		[FUSE_WRITE] = op_write,
+		[FUSE_FLUSH] = op_flush,
+		[FUSE_RELEASE] = op_release,
+		[FUSE_FSYNC] = op_fsync,
+		[FUSE_FALLOCATE] = op_fallocate,
+		[FUSE_LSEEK] = op_lseek,
+		[FUSE_COPY_FILE_RANGE] = op_copy_file_range,
+		[FUSE_OPENDIR] = op_opendir,
+		[FUSE_READDIR] = op_readdir,
+		[FUSE_READDIRPLUS] = op_readdirplus,
+		[FUSE_RELEASEDIR] = op_releasedir,
+		[FUSE_FSYNCDIR] = op_fsyncdir,
+		[FUSE_GETXATTR] = op_getxattr,
+		[FUSE_SETXATTR] = op_setxattr,
+		[FUSE_LISTXATTR] = op_listxattr,
+		[FUSE_REMOVEXATTR] = op_removexattr,
+		[FUSE_STATFS] = op_statfs,
+		[FUSE_SYNCFS] = op_syncfs,
+		[FUSE_IOCTL] = op_ioctl,
+	},
+	.init = fs_init,
+	.thread_start = creds_thread_start,
+	.thread_stop = creds_thread_stop,
+};
+
+const struct fuse_session_ops *cntrfs_session_ops(void)
+{
+	return &session_ops;
+}

@@ -1,0 +1,80 @@
+/*
+ * The FUSE request loop on the kernel ABI: INIT negotiation, one worker thread
+ * per cloned /dev/fuse fd, dispatch by opcode, and shutdown. It knows nothing
+ * about the filesystem behind it; handlers get the raw argument bytes.
+ */
+#pragma once
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fuse/abi.h"
+
+struct fuse_session;
+
+struct fuse_req {
+	struct fuse_session *se;
+	int fd; /* this worker's /dev/fuse fd, also for backing-file ioctls */
+	const struct fuse_in_header *in;
+	bool replied;
+	void *worker_data; /* the filesystem's per-thread state */
+};
+
+typedef void (*fuse_handler)(struct fuse_req *req, const void *arg, size_t len);
+
+/* What the filesystem asks for; the session intersects it with the kernel's offer. */
+struct fuse_want {
+	uint64_t flags;	     /* FUSE_* INIT flags, 64-bit (flags2 is the high word) */
+	uint32_t max_write;
+	uint16_t max_background;
+	bool passthrough;     /* request FUSE_PASSTHROUGH (needs no writeback cache) */
+};
+
+/* What was agreed in INIT; valid once the first request after INIT arrives. */
+struct fuse_conn {
+	uint32_t proto_minor;
+	uint64_t kernel_flags; /* what the kernel offered */
+	uint64_t flags;	       /* what we accepted */
+	uint32_t max_write;
+	bool passthrough;
+};
+
+struct fuse_session_ops {
+	fuse_handler handlers[CNTR_FUSE_OPCODE_MAX];
+	/* Called once INIT is agreed, before any other request. */
+	void (*init)(void *fs, const struct fuse_conn *conn);
+	/* Per worker thread state (may be NULL). */
+	void *(*thread_start)(void *fs);
+	void (*thread_stop)(void *fs, void *worker_data);
+};
+
+struct fuse_session {
+	int fd;
+	unsigned nthreads;
+	const struct fuse_session_ops *ops;
+	void *fs;
+	struct fuse_want want;
+	struct fuse_conn conn;
+	pthread_t main_thread;
+	volatile sig_atomic_t stopping;
+};
+
+/* Takes ownership of fd (an O_CLOEXEC /dev/fuse fd the kernel mounted). */
+void fuse_session_init(struct fuse_session *se, int fd, unsigned nthreads,
+		       const struct fuse_session_ops *ops, void *fs, const struct fuse_want *want);
+
+/*
+ * Serves until the filesystem is unmounted (returns 0) or one of the signals in
+ * stop_signals arrives (returns that signal number). The caller blocks those
+ * signals in all threads before calling. Worker threads are gone on return.
+ */
+int fuse_session_loop(struct fuse_session *se, const sigset_t *stop_signals);
+
+/* The fd passed to fuse_session_init, for ioctls outside a request. */
+static inline int fuse_session_fd(const struct fuse_session *se)
+{
+	return se->fd;
+}

@@ -1,0 +1,45 @@
+/* cntr: attach debugging tools to running containers. Subcommand dispatch. */
+#include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+#include "util/log.h"
+
+static void usage(FILE *out)
+{
+	fputs("Usage: cntr COMMAND [ARGS...]\n\n"
+	      "Commands:\n"
+	      "  mount SRC MNT   serve directory SRC at MNT through CntrFS (FUSE pass-through)\n"
+	      "  version         print the version\n"
+	      "  help            this text\n\n"
+	      "'cntr COMMAND --help' describes each command.\n",
+	      out);
+}
+
+int main(int argc, char **argv)
+{
+	const char *self = argc > 0 ? basename(argv[0]) : "cntr";
+	const char *cmd;
+
+	/* mount(8) runs /sbin/mount.fuse.cntrfs SRC MNT [-o OPTS] for fuse.cntrfs. */
+	if (!strcmp(self, "mount.fuse.cntrfs"))
+		return cmd_mount(argc, argv, 1);
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	cmd = argv[1];
+	if (!strcmp(cmd, "mount"))
+		return cmd_mount(argc - 1, argv + 1, 0);
+	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
+		printf("cntr %s\n", CNTR_VERSION);
+		return 0;
+	}
+	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	log_error("unknown command '%s' (see 'cntr help')", cmd);
+	return 2;
+}
