@@ -5,6 +5,8 @@
  * files, or in use by a request keep theirs.
  */
 #include <errno.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -145,9 +147,11 @@ int inode_open_unref(struct inode_table *t, struct inode *i)
 }
 
 /* Finds the fd used to decode handles of mount mnt_id, adding one from fd. */
-static int mount_fd_for(struct inode_table *t, uint64_t mnt_id, int fd, const struct file_handle *fh)
+static int mount_fd_for(struct inode_table *t, uint64_t mnt_id, int fd, uint32_t type,
+			const struct file_handle *fh)
 {
 	struct mount_fd *m, *grown;
+	char path[64];
 	int mfd, probe;
 
 	pthread_mutex_lock(&t->lock);
@@ -160,10 +164,17 @@ static int mount_fd_for(struct inode_table *t, uint64_t mnt_id, int fd, const st
 	}
 	pthread_mutex_unlock(&t->lock);
 
-	/* Some filesystems encode handles they cannot decode: try once per mount. */
-	mfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	/*
+	 * open_by_handle_at wants a real (not O_PATH) fd on the mount. Only
+	 * directories and regular files are opened for that: never devices.
+	 */
+	if (!S_ISDIR(type) && !S_ISREG(type))
+		return -EOPNOTSUPP;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	mfd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (mfd < 0)
 		return -errno;
+	/* Some filesystems encode handles they cannot decode: try once per mount. */
 	probe = open_by_handle_at(mfd, (struct file_handle *)fh, O_PATH | O_CLOEXEC);
 	if (probe < 0) {
 		close(mfd);
@@ -209,7 +220,7 @@ int fdcache_make_handle(struct inode_table *t, struct inode *i, int fd)
 		free(fh); /* no handles here: the entry keeps its fd */
 		return 0;
 	}
-	mfd = mount_fd_for(t, (uint64_t)(unsigned)mnt_id, fd, fh);
+	mfd = mount_fd_for(t, (uint64_t)(unsigned)mnt_id, fd, i->type, fh);
 	if (mfd < 0) {
 		free(fh);
 		return mfd == -ENOMEM ? -ENOMEM : 0;
