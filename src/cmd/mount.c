@@ -148,12 +148,17 @@ static int apply_option(struct mount_args *a, const char *raw_key, const char *v
 	}
 	for (size_t k = 0; k < ARRAY_SIZE(flags); k++)
 		if (!strcmp(key, flags[k].key))
-			return set_flag((bool *)((char *)a + flags[k].field), flags[k].on, key, value);
+			return set_flag((bool *)((char *)a + flags[k].field), flags[k].on, key,
+					value);
 
 	/* Always on, or for mount(8) and fstab only. */
-	static const char *const ignored[] = { "allow_other", "default_permissions", "defaults", "auto",
-					       "noauto", "nofail", "_netdev", "user", "nouser", "users",
-					       "relatime", "strictatime", "lazytime" };
+	static const char *const ignored[] = { "allow_other", "default_permissions",
+					       "defaults",    "auto",
+					       "noauto",      "nofail",
+					       "_netdev",     "user",
+					       "nouser",      "users",
+					       "relatime",    "strictatime",
+					       "lazytime" };
 	for (size_t k = 0; k < ARRAY_SIZE(ignored); k++)
 		if (!strcmp(key, ignored[k]))
 			return 0;
@@ -179,24 +184,23 @@ static int apply_optlist(struct mount_args *a, const char *list)
 /* Returns 0 to go on, 1 after --help, or -EINVAL. */
 static int parse_args(struct mount_args *a, int argc, char **argv, int helper_mode)
 {
-	static const struct option longopts[] = {
-		{ "foreground", no_argument, NULL, 'f' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "threads", required_argument, NULL, 1 },
-		{ "uid-map", required_argument, NULL, 1 },
-		{ "gid-map", required_argument, NULL, 1 },
-		{ "attr-timeout", required_argument, NULL, 1 },
-		{ "entry-timeout", required_argument, NULL, 1 },
-		{ "negative-timeout", required_argument, NULL, 1 },
-		{ "no-passthrough", no_argument, NULL, 1 },
-		{ "writeback", no_argument, NULL, 1 },
-		{ "no-keep-cache", no_argument, NULL, 1 },
-		{ "no-readdirplus", no_argument, NULL, 1 },
-		{ "no-parallel-dirops", no_argument, NULL, 1 },
-		{ "no-posix-acl", no_argument, NULL, 1 },
-		{ 0 }
-	};
+	static const struct option longopts[] = { { "foreground", no_argument, NULL, 'f' },
+						  { "verbose", no_argument, NULL, 'v' },
+						  { "help", no_argument, NULL, 'h' },
+						  { "threads", required_argument, NULL, 1 },
+						  { "uid-map", required_argument, NULL, 1 },
+						  { "gid-map", required_argument, NULL, 1 },
+						  { "attr-timeout", required_argument, NULL, 1 },
+						  { "entry-timeout", required_argument, NULL, 1 },
+						  { "negative-timeout", required_argument, NULL,
+						    1 },
+						  { "no-passthrough", no_argument, NULL, 1 },
+						  { "writeback", no_argument, NULL, 1 },
+						  { "no-keep-cache", no_argument, NULL, 1 },
+						  { "no-readdirplus", no_argument, NULL, 1 },
+						  { "no-parallel-dirops", no_argument, NULL, 1 },
+						  { "no-posix-acl", no_argument, NULL, 1 },
+						  { 0 } };
 	/* mount(8) passes -n (no mtab), -s (sloppy), -v; we accept them as helper. */
 	const char *shortopts = helper_mode ? ":fvho:ns" : ":fvho:";
 	int c, idx;
@@ -311,7 +315,8 @@ static int serve(struct mount_args *a, const char *mnt, int ready_fd)
 	signal(SIGPIPE, SIG_IGN);
 
 	cntrfs_want(&fs, &want);
-	fuse_session_init(&se, fd, a->cfg.threads ? a->cfg.threads : (unsigned)sysconf(_SC_NPROCESSORS_ONLN),
+	fuse_session_init(&se, fd,
+			  a->cfg.threads ? a->cfg.threads : (unsigned)sysconf(_SC_NPROCESSORS_ONLN),
 			  cntrfs_session_ops(), &fs, &want);
 	if (ready_fd >= 0) {
 		report_ready(ready_fd, 0);

@@ -15,7 +15,8 @@ struct acl_entry {
 
 bool acl_is_posix_acl_name(const char *name)
 {
-	return !strcmp(name, "system.posix_acl_access") || !strcmp(name, "system.posix_acl_default");
+	return !strcmp(name, "system.posix_acl_access") ||
+	       !strcmp(name, "system.posix_acl_default");
 }
 
 void acl_map_ids(void *value, size_t len, const struct idmap *uids, const struct idmap *gids,

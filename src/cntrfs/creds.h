@@ -20,7 +20,7 @@ struct cntrfs_thread {
 	uid_t groups_uid;
 	gid_t groups[CREDS_MAX_GROUPS];
 	int ngroups;
-	char *readbuf; /* reply buffer for READ, allocated on first use */ 
+	char *readbuf; /* reply buffer for READ, allocated on first use */
 };
 
 void *creds_thread_start(void *fs);

@@ -15,7 +15,7 @@
 
 struct mount_fd {
 	uint64_t mnt_id;
-	int fd;		/* -1: handles cannot be decoded on this mount */
+	int fd; /* -1: handles cannot be decoded on this mount */
 };
 
 static bool evictable(const struct inode_table *t, const struct inode *i)

@@ -11,9 +11,9 @@
 struct cntrfs_config {
 	unsigned threads;
 	double attr_timeout, entry_timeout, negative_timeout;
-	bool passthrough;     /* kernel passthrough of file data */
-	bool writeback;	      /* writeback cache (excludes passthrough) */
-	bool keep_cache;      /* keep page cache across opens (non-passthrough files) */
+	bool passthrough; /* kernel passthrough of file data */
+	bool writeback; /* writeback cache (excludes passthrough) */
+	bool keep_cache; /* keep page cache across opens (non-passthrough files) */
 	bool readdirplus;
 	bool parallel_dirops;
 	bool posix_acl;

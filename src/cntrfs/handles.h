@@ -19,8 +19,8 @@ struct cdir {
 	int fd;
 	struct inode *inode;
 	pthread_mutex_t lock; /* a handle's stream position is shared */
-	off_t pos;	      /* offset the stream is at (getdents64 d_off cookie) */
-	char *buf;	      /* buffered getdents64 output */
+	off_t pos; /* offset the stream is at (getdents64 d_off cookie) */
+	char *buf; /* buffered getdents64 output */
 	size_t len, used;
 };
 

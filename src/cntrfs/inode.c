@@ -94,8 +94,8 @@ int inode_table_init(struct inode_table *t, int root_fd, unsigned max_fds)
 		return -ENOMEM;
 	t->lru.lru_next = t->lru.lru_prev = &t->lru;
 	t->max_fds = max_fds;
-	if (statx(root_fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_INO | STATX_MNT_ID,
-		  &st) < 0)
+	if (statx(root_fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
+		  STATX_TYPE | STATX_INO | STATX_MNT_ID, &st) < 0)
 		return -errno;
 	fill_key(&t->root, &st);
 	t->root.fd = root_fd; /* pinned for the table's lifetime */
@@ -217,8 +217,8 @@ struct inode *inode_lookup(struct inode_table *t, struct inode *parent, const ch
 	inode_put_fd(t, parent);
 	if (fd < 0)
 		return NULL;
-	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_INO | STATX_MNT_ID,
-		  &cur) < 0 ||
+	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
+		  STATX_TYPE | STATX_INO | STATX_MNT_ID, &cur) < 0 ||
 	    cur.stx_ino != st->stx_ino || key_dev(&cur) != key_dev(st) ||
 	    cur.stx_mnt_id != st->stx_mnt_id) {
 		/* Raced with a rename or unlink: the caller looks again. */

@@ -23,10 +23,10 @@ struct inode {
 	struct inode *hash_next;
 
 	/* fd cache state, under the table lock */
-	int fd;			 /* O_PATH, -1 when evicted */
-	unsigned fd_users;	 /* pins: fd may not be closed while > 0 */
-	struct file_handle *fh;	 /* NULL: filesystem has no handles, fd stays open */
-	int mount_fd;		 /* any fd on the same mount, for open_by_handle_at */
+	int fd; /* O_PATH, -1 when evicted */
+	unsigned fd_users; /* pins: fd may not be closed while > 0 */
+	struct file_handle *fh; /* NULL: filesystem has no handles, fd stays open */
+	int mount_fd; /* any fd on the same mount, for open_by_handle_at */
 	struct inode *lru_prev, *lru_next;
 
 	/* kernel passthrough: one backing id per inode while it has open files */

@@ -69,8 +69,10 @@ static int apply_setattr(struct cntrfs *fs, const struct fuse_setattr_in *in, in
 
 	snprintf(name, sizeof(name), "%d", fd);
 	if (in->valid & (FATTR_UID | FATTR_GID)) {
-		uid_t uid = (in->valid & FATTR_UID) ? idmap_to_inside(&fs->cfg.uid_map, in->uid) : (uid_t)-1;
-		gid_t gid = (in->valid & FATTR_GID) ? idmap_to_inside(&fs->cfg.gid_map, in->gid) : (gid_t)-1;
+		uid_t uid = (in->valid & FATTR_UID) ? idmap_to_inside(&fs->cfg.uid_map, in->uid)
+						    : (uid_t)-1;
+		gid_t gid = (in->valid & FATTR_GID) ? idmap_to_inside(&fs->cfg.gid_map, in->gid)
+						    : (gid_t)-1;
 
 		if (fchownat(fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 			return -errno;
@@ -93,8 +95,10 @@ static int apply_setattr(struct cntrfs *fs, const struct fuse_setattr_in *in, in
 	}
 	if (in->valid & (FATTR_ATIME | FATTR_MTIME | FATTR_ATIME_NOW | FATTR_MTIME_NOW)) {
 		struct timespec ts[2] = {
-			attr_time(in->valid, FATTR_ATIME, FATTR_ATIME_NOW, in->atime, in->atimensec),
-			attr_time(in->valid, FATTR_MTIME, FATTR_MTIME_NOW, in->mtime, in->mtimensec),
+			attr_time(in->valid, FATTR_ATIME, FATTR_ATIME_NOW, in->atime,
+				  in->atimensec),
+			attr_time(in->valid, FATTR_MTIME, FATTR_MTIME_NOW, in->mtime,
+				  in->mtimensec),
 		};
 
 		if (utimensat(fs->proc_fd, name, ts, 0) < 0)

@@ -43,8 +43,8 @@ void op_batch_forget(struct fuse_req *req, const void *arg, size_t len)
 enum create_kind { MAKE_NODE, MAKE_DIR, MAKE_SYMLINK };
 
 /* Creates name in the request's directory as the caller, then replies with its entry. */
-static void make_entry(struct fuse_req *req, enum create_kind kind, const char *name,
-		       mode_t mode, dev_t rdev, mode_t umask, const char *target)
+static void make_entry(struct fuse_req *req, enum create_kind kind, const char *name, mode_t mode,
+		       dev_t rdev, mode_t umask, const char *target)
 {
 	struct cntrfs *fs = req_fs(req);
 	struct inode *dir = req_inode(req);

@@ -310,7 +310,9 @@ void op_fallocate(struct fuse_req *req, const void *arg, size_t len)
 		return;
 	}
 	fuse_reply_err(req, fallocate(fh_file(in->fh)->fd, (int)in->mode, (off_t)in->offset,
-				      (off_t)in->length) < 0 ? errno : 0);
+				      (off_t)in->length) < 0
+				    ? errno
+				    : 0);
 }
 
 void op_lseek(struct fuse_req *req, const void *arg, size_t len)
@@ -334,7 +336,8 @@ void op_lseek(struct fuse_req *req, const void *arg, size_t len)
 
 void op_copy_file_range(struct fuse_req *req, const void *arg, size_t len)
 {
-	const struct fuse_copy_file_range_in *in = ARG_STRUCT(struct fuse_copy_file_range_in, arg, len);
+	const struct fuse_copy_file_range_in *in =
+		ARG_STRUCT(struct fuse_copy_file_range_in, arg, len);
 	struct fuse_write_out out = { 0 };
 	loff_t off_in, off_out;
 	ssize_t n;

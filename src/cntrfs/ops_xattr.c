@@ -28,8 +28,9 @@ static bool maps_ids(const struct cntrfs *fs)
 }
 
 /* Shared by getxattr and listxattr: a size probe, or the value itself. */
-static void reply_xattr(struct fuse_req *req, uint32_t size, ssize_t (*fetch)(const char *path,
-		const char *name, void *buf, size_t len), const char *name)
+static void reply_xattr(struct fuse_req *req, uint32_t size,
+			ssize_t (*fetch)(const char *path, const char *name, void *buf, size_t len),
+			const char *name)
 {
 	struct cntrfs *fs = req_fs(req);
 	struct inode *i = req_inode(req);

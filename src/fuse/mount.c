@@ -42,7 +42,8 @@ int fuse_mount_detached(int fuse_fd, const struct fuse_mount_opts *o)
 	if (fsfd < 0)
 		return -errno;
 	snprintf(num, sizeof(num), "%d", fuse_fd);
-	if ((r = set_string(fsfd, "fd", num)) < 0 || (r = set_string(fsfd, "rootmode", "40000")) < 0)
+	if ((r = set_string(fsfd, "fd", num)) < 0 ||
+	    (r = set_string(fsfd, "rootmode", "40000")) < 0)
 		return r;
 	snprintf(num, sizeof(num), "%u", (unsigned)getuid());
 	if ((r = set_string(fsfd, "user_id", num)) < 0)
@@ -72,11 +73,13 @@ static int mount_legacy(int fuse_fd, const struct fuse_mount_opts *o, const char
 			      MS_RDONLY * o->ro | MS_NOATIME * o->noatime |
 			      MS_NODIRATIME * o->nodiratime;
 
-	snprintf(type, sizeof(type), "fuse%s%s", o->subtype ? "." : "", o->subtype ? o->subtype : "");
-	snprintf(data, sizeof(data),
-		 "fd=%d,rootmode=40000,user_id=%u,group_id=%u,allow_other,default_permissions%s%s%s",
-		 fuse_fd, (unsigned)getuid(), (unsigned)getgid(), o->context ? ",context=\"" : "",
-		 o->context ? o->context : "", o->context ? "\"" : "");
+	snprintf(type, sizeof(type), "fuse%s%s", o->subtype ? "." : "",
+		 o->subtype ? o->subtype : "");
+	snprintf(
+		data, sizeof(data),
+		"fd=%d,rootmode=40000,user_id=%u,group_id=%u,allow_other,default_permissions%s%s%s",
+		fuse_fd, (unsigned)getuid(), (unsigned)getgid(), o->context ? ",context=\"" : "",
+		o->context ? o->context : "", o->context ? "\"" : "");
 	if (mount(o->fsname ? o->fsname : "cntrfs", target, type, flags, data) < 0)
 		return -errno;
 	return 0;

@@ -4,7 +4,7 @@
 #include <stdbool.h>
 
 struct fuse_mount_opts {
-	const char *fsname;  /* shown as the mount source */
+	const char *fsname; /* shown as the mount source */
 	const char *subtype; /* fstype becomes fuse.<subtype> */
 	bool ro, nosuid, nodev, noexec, noatime, nodiratime;
 	const char *context; /* SELinux context= option, or NULL */

@@ -50,7 +50,8 @@ static void handle_init(struct fuse_req *req, const void *arg, size_t len)
 		return;
 	}
 	if (in->major < CNTR_FUSE_MAJOR || in->minor < 31) {
-		log_error("kernel FUSE protocol %u.%u is too old (need 7.31)", in->major, in->minor);
+		log_error("kernel FUSE protocol %u.%u is too old (need 7.31)", in->major,
+			  in->minor);
 		fuse_reply_err(req, EPROTO);
 		return;
 	}
@@ -195,7 +196,8 @@ int fuse_session_loop(struct fuse_session *se, const sigset_t *stop_signals)
 
 		if (fd < 0) {
 			/* An old kernel without cloning still works, with fewer threads. */
-			log_warn("cannot clone /dev/fuse (%s): using %u thread(s)", strerror(-fd), i);
+			log_warn("cannot clone /dev/fuse (%s): using %u thread(s)", strerror(-fd),
+				 i);
 			break;
 		}
 		w->se = se;

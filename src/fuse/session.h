@@ -27,17 +27,17 @@ typedef void (*fuse_handler)(struct fuse_req *req, const void *arg, size_t len);
 
 /* What the filesystem asks for; the session intersects it with the kernel's offer. */
 struct fuse_want {
-	uint64_t flags;	     /* FUSE_* INIT flags, 64-bit (flags2 is the high word) */
+	uint64_t flags; /* FUSE_* INIT flags, 64-bit (flags2 is the high word) */
 	uint32_t max_write;
 	uint16_t max_background;
-	bool passthrough;     /* request FUSE_PASSTHROUGH (needs no writeback cache) */
+	bool passthrough; /* request FUSE_PASSTHROUGH (needs no writeback cache) */
 };
 
 /* What was agreed in INIT; valid once the first request after INIT arrives. */
 struct fuse_conn {
 	uint32_t proto_minor;
 	uint64_t kernel_flags; /* what the kernel offered */
-	uint64_t flags;	       /* what we accepted */
+	uint64_t flags; /* what we accepted */
 	uint32_t max_write;
 	bool passthrough;
 };

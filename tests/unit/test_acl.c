@@ -14,7 +14,10 @@ int main(void)
 	struct {
 		uint32_t version;
 		struct entry e[4];
-	} acl = { 2, { { 0x01, 7, 0xffffffff }, { 0x02, 6, 5 }, { 0x08, 4, 7 }, { 0x20, 5, 0xffffffff } } };
+	} acl = {
+		2,
+		{ { 0x01, 7, 0xffffffff }, { 0x02, 6, 5 }, { 0x08, 4, 7 }, { 0x20, 5, 0xffffffff } }
+	};
 	struct idmap uids = { 0 }, gids = { 0 };
 
 	CHECK(acl_is_posix_acl_name("system.posix_acl_access"));

@@ -31,7 +31,10 @@ static void test_proc_syntax(void)
 	struct idmap m = { 0 };
 
 	/* What /proc/PID/uid_map prints, two extents. */
-	CHECK_EQ(idmap_parse(&m, "         0     100000       1000\n      1000     200000         10\n"), 0);
+	CHECK_EQ(
+		idmap_parse(&m,
+			    "         0     100000       1000\n      1000     200000         10\n"),
+		0);
 	CHECK_EQ(m.n, 2);
 	CHECK_EQ(idmap_to_outside(&m, 1005), 200005);
 	CHECK_EQ(idmap_to_inside(&m, 200009), 1009);
@@ -48,8 +51,14 @@ static void test_full_range(void)
 
 static void test_rejects(void)
 {
-	const char *bad[] = { "0:1", "a:b:c", "0:1:0", "0:1:2:3", "0:4294967295:2", "1:2:3x",
-			      "0:100:10,5:200:10" /* inside overlap */, "0:100:10,20:105:10" /* outside overlap */,
+	const char *bad[] = { "0:1",
+			      "a:b:c",
+			      "0:1:0",
+			      "0:1:2:3",
+			      "0:4294967295:2",
+			      "1:2:3x",
+			      "0:100:10,5:200:10" /* inside overlap */,
+			      "0:100:10,20:105:10" /* outside overlap */,
 			      "-1:0:1" };
 
 	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
