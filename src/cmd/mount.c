@@ -23,7 +23,7 @@
 struct mount_args {
 	struct cntrfs_config cfg;
 	struct fuse_mount_opts mnt;
-	char *fsname, *subtype;
+	char fsname[256], subtype[64];
 	bool foreground;
 	const char *src, *dst;
 };
@@ -91,9 +91,15 @@ static int apply_option(struct mount_args *a, const char *raw_key, const char *v
 	if (!strcmp(key, "fsname") || !strcmp(key, "subtype")) {
 		if (!value || !*value || strchr(value, ' '))
 			return bad_value(key, value);
-		free(!strcmp(key, "fsname") ? a->fsname : a->subtype);
-		*(!strcmp(key, "fsname") ? &a->fsname : &a->subtype) = strdup(value);
-		return 0;
+		if (!strcmp(key, "fsname"))
+			return snprintf(a->fsname, sizeof(a->fsname), "%s", value) <
+					       (int)sizeof(a->fsname)
+				       ? 0
+				       : bad_value(key, value);
+		return snprintf(a->subtype, sizeof(a->subtype), "%s", value) <
+				       (int)sizeof(a->subtype)
+			       ? 0
+			       : bad_value(key, value);
 	}
 	if (!strcmp(key, "threads")) {
 		if (parse_uint(value, 1, 256, &n) < 0)
@@ -298,8 +304,8 @@ static int serve(struct mount_args *a, const char *mnt, int ready_fd)
 		close(fd);
 		return 1;
 	}
-	a->mnt.fsname = a->fsname ? a->fsname : a->src;
-	a->mnt.subtype = a->subtype ? a->subtype : "cntrfs";
+	a->mnt.fsname = a->fsname[0] ? a->fsname : a->src;
+	a->mnt.subtype = a->subtype[0] ? a->subtype : "cntrfs";
 	if (fuse_mount_at(fd, &a->mnt, mnt) < 0) {
 		close(fd);
 		cntrfs_destroy(&fs);

@@ -36,7 +36,7 @@ static void insert_locked(struct inode_table *t, struct inode *i)
 
 	if (t->count + 1 > t->nbuckets) {
 		size_t n = t->nbuckets * 2;
-		struct inode **nb = calloc(n, sizeof(*nb));
+		struct inode **nb = calloc(n, sizeof(struct inode *));
 
 		if (nb) { /* on ENOMEM keep the old table: only chains get longer */
 			struct inode **old = t->buckets;
@@ -89,7 +89,7 @@ int inode_table_init(struct inode_table *t, int root_fd, unsigned max_fds)
 	memset(t, 0, sizeof(*t));
 	pthread_mutex_init(&t->lock, NULL);
 	t->nbuckets = 1024;
-	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
+	t->buckets = calloc(t->nbuckets, sizeof(struct inode *));
 	if (!t->buckets)
 		return -ENOMEM;
 	t->lru.lru_next = t->lru.lru_prev = &t->lru;

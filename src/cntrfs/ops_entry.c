@@ -30,13 +30,15 @@ void op_forget(struct fuse_req *req, const void *arg, size_t len)
 void op_batch_forget(struct fuse_req *req, const void *arg, size_t len)
 {
 	const struct fuse_batch_forget_in *in = ARG_STRUCT(struct fuse_batch_forget_in, arg, len);
-	const struct fuse_forget_one *one = (const void *)(in + 1);
 	struct cntrfs *fs = req_fs(req);
 
-	if (in && (len - sizeof(*in)) / sizeof(*one) >= in->count)
+	if (in && (len - sizeof(*in)) / sizeof(struct fuse_forget_one) >= in->count) {
+		const struct fuse_forget_one *one = (const void *)(in + 1);
+
 		for (uint32_t k = 0; k < in->count; k++)
 			inode_forget(&fs->inodes, inode_from_nodeid(&fs->inodes, one[k].nodeid),
 				     one[k].nlookup);
+	}
 	fuse_reply_none(req);
 }
 

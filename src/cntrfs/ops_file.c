@@ -169,9 +169,9 @@ static void create_common(struct fuse_req *req, const struct fuse_create_in *in,
 		return;
 	}
 	r = entry_from_fd(fs, fd, &out.entry, &i);
-	if (r < 0) {
+	if (r < 0 || !i) {
 		close(fd);
-		fuse_reply_err(req, -r);
+		fuse_reply_err(req, r < 0 ? -r : EIO);
 		return;
 	}
 	r = new_file(req, i, fd, &out.open);

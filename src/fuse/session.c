@@ -180,11 +180,13 @@ static int clone_fd(int session_fd)
 
 int fuse_session_loop(struct fuse_session *se, const sigset_t *stop_signals)
 {
-	struct worker *workers = calloc(se->nthreads, sizeof(*workers));
+	struct worker *workers = calloc(se->nthreads, sizeof(struct worker));
 	int done_fd = eventfd(0, EFD_CLOEXEC);
 	int sig_fd = signalfd(-1, stop_signals, SFD_CLOEXEC);
 	unsigned started = 0;
 	int result = 0;
+
+	se->workers = workers;
 
 	if (!workers || done_fd < 0 || sig_fd < 0) {
 		result = log_errno(errno ? errno : ENOMEM, "starting FUSE workers");
@@ -250,7 +252,9 @@ out:
 		close(sig_fd);
 	if (done_fd >= 0 && result == 0)
 		close(done_fd);
-	if (result == 0)
+	if (result == 0) {
 		free(workers);
+		se->workers = NULL;
+	}
 	return result;
 }

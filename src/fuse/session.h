@@ -58,7 +58,7 @@ struct fuse_session {
 	void *fs;
 	struct fuse_want want;
 	struct fuse_conn conn;
-	pthread_t main_thread;
+	struct worker *workers; /* alive until the process exits if a signal stopped us */
 	volatile sig_atomic_t stopping;
 };
 
