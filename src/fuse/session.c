@@ -28,6 +28,7 @@ void fuse_session_init(struct fuse_session *se, int fd, unsigned nthreads,
 	se->ops = ops;
 	se->fs = fs;
 	se->want = *want;
+	se->done_fd = -1;
 }
 
 static void handle_init(struct fuse_req *req, const void *arg, size_t len)
@@ -178,22 +179,16 @@ static int clone_fd(int session_fd)
 	return fd;
 }
 
-int fuse_session_loop(struct fuse_session *se, const sigset_t *stop_signals)
+int fuse_session_start(struct fuse_session *se)
 {
-	struct worker *workers = calloc(se->nthreads, sizeof(struct worker));
-	int done_fd = eventfd(0, EFD_CLOEXEC);
-	int sig_fd = signalfd(-1, stop_signals, SFD_CLOEXEC);
 	unsigned started = 0;
-	int result = 0;
 
-	se->workers = workers;
-
-	if (!workers || done_fd < 0 || sig_fd < 0) {
-		result = log_errno(errno ? errno : ENOMEM, "starting FUSE workers");
-		goto out;
-	}
+	se->workers = calloc(se->nthreads, sizeof(struct worker));
+	se->done_fd = eventfd(0, EFD_CLOEXEC);
+	if (!se->workers || se->done_fd < 0)
+		return log_errno(errno ? errno : ENOMEM, "starting FUSE workers");
 	for (unsigned i = 0; i < se->nthreads; i++) {
-		struct worker *w = &workers[i];
+		struct worker *w = &se->workers[i];
 		int fd = i == 0 ? se->fd : clone_fd(se->fd);
 
 		if (fd < 0) {
@@ -204,7 +199,7 @@ int fuse_session_loop(struct fuse_session *se, const sigset_t *stop_signals)
 		}
 		w->se = se;
 		w->fd = fd;
-		w->done_fd = done_fd;
+		w->done_fd = se->done_fd;
 		if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
 			if (i)
 				close(fd);
@@ -212,13 +207,40 @@ int fuse_session_loop(struct fuse_session *se, const sigset_t *stop_signals)
 		}
 		started++;
 	}
-	if (!started) {
-		result = log_error("could not start any FUSE worker thread");
-		goto out;
-	}
+	se->nstarted = started;
+	if (!started)
+		return log_error("could not start any FUSE worker thread");
+	return 0;
+}
 
-	for (;;) {
-		struct pollfd pfd[2] = { { .fd = done_fd, .events = POLLIN },
+void fuse_session_join(struct fuse_session *se)
+{
+	/*
+	 * One worker saw the connection end; the others get ENODEV as well
+	 * (unmount aborts every reader), so joining them terminates.
+	 */
+	for (unsigned i = 0; i < se->nstarted; i++) {
+		pthread_join(se->workers[i].thread, NULL);
+		if (i)
+			close(se->workers[i].fd);
+	}
+	se->nstarted = 0;
+	free(se->workers);
+	se->workers = NULL;
+	close(se->done_fd);
+	se->done_fd = -1;
+}
+
+int fuse_session_loop(struct fuse_session *se, const sigset_t *stop_signals)
+{
+	int sig_fd = signalfd(-1, stop_signals, SFD_CLOEXEC);
+	int result;
+
+	if (sig_fd < 0)
+		return log_errno(errno, "signalfd");
+	result = fuse_session_start(se);
+	while (result == 0) {
+		struct pollfd pfd[2] = { { .fd = se->done_fd, .events = POLLIN },
 					 { .fd = sig_fd, .events = POLLIN } };
 		struct signalfd_siginfo si;
 
@@ -228,33 +250,16 @@ int fuse_session_loop(struct fuse_session *se, const sigset_t *stop_signals)
 			result = log_errno(errno, "poll");
 			break;
 		}
-		if (pfd[1].revents & POLLIN) {
-			if (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
-				/* Workers stay blocked in read(); the caller exits. */
-				result = (int)si.ssi_signo;
-				goto out;
-			}
+		if ((pfd[1].revents & POLLIN) && read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
+			/* Workers stay blocked in read(); the caller exits. */
+			close(sig_fd);
+			return (int)si.ssi_signo;
 		}
-		if (pfd[0].revents & POLLIN)
+		if (pfd[0].revents & POLLIN) {
+			fuse_session_join(se);
 			break;
+		}
 	}
-	/*
-	 * One worker saw the connection end; the others get ENODEV as well
-	 * (unmount aborts every reader), so joining them terminates.
-	 */
-	for (unsigned i = 0; i < started; i++) {
-		pthread_join(workers[i].thread, NULL);
-		if (i)
-			close(workers[i].fd);
-	}
-out:
-	if (sig_fd >= 0)
-		close(sig_fd);
-	if (done_fd >= 0 && result == 0)
-		close(done_fd);
-	if (result == 0) {
-		free(workers);
-		se->workers = NULL;
-	}
+	close(sig_fd);
 	return result;
 }

@@ -59,6 +59,8 @@ struct fuse_session {
 	struct fuse_want want;
 	struct fuse_conn conn;
 	struct worker *workers; /* alive until the process exits if a signal stopped us */
+	unsigned nstarted;
+	int done_fd; /* eventfd: readable once the connection has ended */
 	volatile sig_atomic_t stopping;
 };
 
@@ -72,6 +74,11 @@ void fuse_session_init(struct fuse_session *se, int fd, unsigned nthreads,
  * signals in all threads before calling. Worker threads are gone on return.
  */
 int fuse_session_loop(struct fuse_session *se, const sigset_t *stop_signals);
+
+/* Starts the worker threads (the connection must be mounted). Returns 0 or -errno. */
+int fuse_session_start(struct fuse_session *se);
+/* After done_fd became readable: waits for the workers and frees them. */
+void fuse_session_join(struct fuse_session *se);
 
 /* The fd passed to fuse_session_init, for ioctls outside a request. */
 static inline int fuse_session_fd(const struct fuse_session *se)

@@ -529,7 +529,8 @@ def norm_stat(st, blocks=False, times=False, dirsize=True):
     if blocks:
         d["blocks"] = st.st_blocks
     if times:
-        d["atime_ns"] = st.st_atime_ns
+        if times != "m":  # "m": mtime only (atime moves under relatime when a symlink is followed)
+            d["atime_ns"] = st.st_atime_ns
         d["mtime_ns"] = st.st_mtime_ns
     return d
 
@@ -659,8 +660,10 @@ class Rec:
         return self.rec("readlink %r" % (rel,), os.readlink, self.p(rel))
 
     def chmod(self, rel, mode, follow=True):
-        return self._ok("chmod %r %#o%s" % (rel, mode, "" if follow else " nofollow"),
-                        os.chmod, self.p(rel), mode, follow_symlinks=follow)
+        if follow:
+            return self._ok("chmod %r %#o" % (rel, mode), os.chmod, self.p(rel), mode)
+        return self._ok("fchmodat %r %#o nofollow" % (rel, mode), lambda: _check(
+            libc.fchmodat(AT_FDCWD, _b(self.p(rel)), mode, AT_SYMLINK_NOFOLLOW), "fchmodat"))
 
     def chown(self, rel, uid, gid, follow=True):
         return self._ok("chown %r %d %d%s" % (rel, uid, gid, "" if follow else " nofollow"),
@@ -715,7 +718,7 @@ class Rec:
                         lambda: norm_stat(os.stat(self.p(rel), follow_symlinks=follow), blocks, times, dirsize))
 
     def fstat(self, fd, blocks=False, times=False):
-        return self.rec("fstat", lambda: norm_stat(os.fstat(fd), blocks, times))
+        return self._fd("fstat", fd, lambda f: norm_stat(os.fstat(f), blocks, times))
 
     def mark(self, *rels):
         """Remembers times of rels; sleeps so that later changes are visible."""
