@@ -10,6 +10,8 @@ static void usage(FILE *out)
 {
 	fputs("Usage: cntr COMMAND [ARGS...]\n\n"
 	      "Commands:\n"
+	      "  attach TARGET   a shell in TARGET's container with this host's tools\n"
+	      "  exec TARGET     a command in TARGET's container with its own root\n"
 	      "  mount SRC MNT   serve directory SRC at MNT through CntrFS (FUSE pass-through)\n"
 	      "  version         print the version\n"
 	      "  help            this text\n\n"
@@ -30,6 +32,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cmd = argv[1];
+	if (!strcmp(cmd, "attach"))
+		return cmd_attach(argc - 1, argv + 1);
+	if (!strcmp(cmd, "exec"))
+		return cmd_exec(argc - 1, argv + 1);
 	if (!strcmp(cmd, "mount"))
 		return cmd_mount(argc - 1, argv + 1, 0);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {

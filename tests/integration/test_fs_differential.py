@@ -423,11 +423,12 @@ def test_unix_socket_bound_through_the_path_accepts_connections(env):
     import socket
 
     def scn(r):
+        os.chdir(r.root)  # sun_path is limited to 108 bytes: bind a relative name
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        r.call("bind", lambda: s.bind(r.p("srv.sock")) or "ok")
+        r.call("bind", lambda: s.bind("srv.sock") or "ok")
         s.listen(1)
         c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        r.call("connect", lambda: c.connect(r.p("srv.sock")) or "ok")
+        r.call("connect", lambda: c.connect("srv.sock") or "ok")
         a, _ = s.accept()
         c.sendall(b"ping")
         r.note("received", a.recv(10))
@@ -797,7 +798,10 @@ def test_mtime_and_ctime_change_like_native(env):
         step("link", lambda: r.link("d/f", "d/h"), "d/f", "d")
         step("rename", lambda: r.rename("d/h", "d/i"), "d/f", "d")
         step("unlink", lambda: r.unlink("d/i"), "d/f", "d")
-        step("truncate same size", lambda: r.truncate("d/f", 11), "d/f")
+        if env.config != "writeback":
+            # with a writeback cache the kernel keeps its own mtime and only
+            # moves it when the size changes: a kernel choice, not the server's
+            step("truncate same size", lambda: r.truncate("d/f", 11), "d/f")
         step("truncate", lambda: r.truncate("d/f", 3), "d/f")
         step("open O_TRUNC", lambda: r.close(r.open("d/g", O_WRONLY | O_TRUNC)), "d/g")
         step("setxattr", lambda: r.setxattr("d/f", "user.a", b"1"), "d/f")

@@ -1,0 +1,112 @@
+/* cntr attach TARGET [-- CMD...]: a shell in the container with the fat side's tools. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmd/cmd.h"
+#include "cmd/target_opts.h"
+#include "cntrfs/fs.h"
+#include "context.h"
+#include "fuse/mount.h"
+#include "launch.h"
+#include "util/log.h"
+
+#define DEFAULT_BASE "/var/lib/cntr"
+
+static void usage(FILE *out)
+{
+	fputs("Usage: cntr attach [OPTIONS] TARGET [-- COMMAND [ARGS...]]\n"
+	      "Run COMMAND (default: $SHELL -l) inside the container of TARGET, with this host's\n"
+	      "tools at / and the container's root at $CNTR_BASE_DIR (default " DEFAULT_BASE
+	      ").\n\n"
+	      "  TARGET                a process id\n"
+	      "      --apparmor MODE   auto (default): run under the target's AppArmor/SELinux\n"
+	      "                        label when it has one; off: keep ours\n"
+	      "  -v, --verbose         report what is done\n"
+	      "  -h, --help            this text\n",
+	      out);
+}
+
+/* The base directory must exist in the fat view: create it on the host if missing. */
+static int ensure_base(const char *base)
+{
+	char path[4096];
+	struct stat st;
+
+	if (base[0] != '/')
+		return log_errno(EINVAL, "CNTR_BASE_DIR must be an absolute path, not '%s'", base);
+	snprintf(path, sizeof(path), "%s", base);
+	for (char *p = path + 1;; p++) {
+		if (*p == '/' || *p == '\0') {
+			char saved = *p;
+
+			*p = '\0';
+			if (mkdir(path, 0755) < 0 && errno != EEXIST)
+				return log_errno(errno, "creating base directory %s", path);
+			*p = saved;
+			if (!saved)
+				break;
+		}
+	}
+	if (stat(base, &st) < 0 || !S_ISDIR(st.st_mode))
+		return log_errno(ENOTDIR, "base directory %s", base);
+	return 0;
+}
+
+int cmd_attach(int argc, char **argv)
+{
+	struct target_opts t;
+	struct context ctx;
+	struct cntrfs fs;
+	struct cntrfs_config cfg;
+	struct launch l = { .mode = LAUNCH_ATTACH, .fsname = "cntr" };
+	const char *base = getenv("CNTR_BASE_DIR");
+	int r, status;
+
+	r = target_opts_parse(&t, argc, argv, "attach", usage);
+	if (r != 0)
+		return r > 0 ? 0 : 2;
+	if (geteuid() != 0) {
+		log_error("attach: must be run as root");
+		return 1;
+	}
+	if (!base || !*base)
+		base = DEFAULT_BASE;
+	if (ensure_base(base) < 0)
+		return 1;
+	if (target_opts_load(&t, &ctx) < 0)
+		return 1;
+	if (context_is_host_process(&ctx))
+		log_warn("process %d is not in a container: attaching to the host's namespaces",
+			 (int)ctx.pid);
+
+	cntrfs_config_defaults(&cfg);
+	if (ctx.userns) {
+		/* Host root's files show as the container's root, and back. */
+		cfg.uid_map = ctx.uid_map;
+		cfg.gid_map = ctx.gid_map;
+	}
+	l.fuse_fd = fuse_open_dev();
+	if (l.fuse_fd < 0) {
+		context_free(&ctx);
+		return 1;
+	}
+	if (cntrfs_init(&fs, "/", &cfg) < 0) {
+		close(l.fuse_fd);
+		context_free(&ctx);
+		return 1;
+	}
+	l.ctx = &ctx;
+	l.argv = t.argv;
+	l.base = base;
+	l.apply_lsm = t.apply_lsm;
+	l.fs = &fs;
+	status = launch_run(&l);
+	/* Exiting closes /dev/fuse: the kernel aborts the connection. */
+	fflush(NULL);
+	_exit(status);
+}

@@ -1,0 +1,97 @@
+/* cntr exec [TARGET] [-- CMD...]: a command with the container's own root, like docker exec. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd/cmd.h"
+#include "cmd/target_opts.h"
+#include "env.h"
+#include "launch.h"
+#include "util/file.h"
+#include "util/log.h"
+
+static void usage(FILE *out)
+{
+	fputs("Usage: cntr exec [OPTIONS] [TARGET] [-- COMMAND [ARGS...]]\n"
+	      "Run COMMAND (default: /bin/sh) in the container of TARGET with the container's own\n"
+	      "root, environment and credentials. Inside a 'cntr attach' session TARGET may be\n"
+	      "left out: the command then runs in the attached container's root.\n\n"
+	      "  TARGET                a process id\n"
+	      "      --apparmor MODE   auto (default) or off, as for attach\n"
+	      "  -v, --verbose         report what is done\n"
+	      "  -h, --help            this text\n",
+	      out);
+}
+
+/* Inside an attach session: the container's root is mounted at the base directory. */
+static int exec_in_session(char **argv)
+{
+	const char *pid = getenv("CNTR_TARGET_PID"), *base = getenv("CNTR_BASE_DIR");
+	char *default_argv[] = { "/bin/sh", NULL };
+	char path[64], *environ_text, **env;
+	size_t len = 0;
+
+	if (!pid) {
+		log_error("exec: no TARGET given, and this is not a cntr attach session");
+		return 2;
+	}
+	if (!base || !*base)
+		base = "/var/lib/cntr";
+	snprintf(path, sizeof(path), "/proc/%s/environ", pid);
+	environ_text = read_file_alloc(AT_FDCWD, path, &len);
+	if (!environ_text) {
+		log_errno(errno, "exec: the attached process %s is gone", pid);
+		return LAUNCH_EXIT_FAILURE;
+	}
+	if (chroot(base) < 0 || chdir("/") < 0) {
+		log_errno(errno, "exec: cannot enter the container root %s%s", base,
+			  errno == EPERM ? " (the session lacks CAP_SYS_CHROOT; run 'cntr exec "
+					   "TARGET' on the host)"
+					 : "");
+		free(environ_text);
+		return LAUNCH_EXIT_FAILURE;
+	}
+	{
+		const char *fallback[] = { "PATH=" ENV_DEFAULT_PATH, NULL };
+
+		env = env_build(environ_text, len, NULL, fallback);
+	}
+	free(environ_text);
+	if (!env)
+		return LAUNCH_EXIT_FAILURE;
+	if (!argv)
+		argv = default_argv;
+	environ = env;
+	execvp(argv[0], argv);
+	log_errno(errno, "exec: cannot run %s", argv[0]);
+	return errno == ENOENT ? 127 : 126;
+}
+
+int cmd_exec(int argc, char **argv)
+{
+	struct target_opts t;
+	struct context ctx;
+	struct launch l = { .mode = LAUNCH_EXEC };
+	int r;
+
+	r = target_opts_parse(&t, argc, argv, "exec", usage);
+	if (r != 0)
+		return r > 0 ? 0 : 2;
+	if (!t.target)
+		return exec_in_session(t.argv);
+	if (geteuid() != 0) {
+		log_error("exec: must be run as root");
+		return 1;
+	}
+	if (target_opts_load(&t, &ctx) < 0)
+		return 1;
+	l.ctx = &ctx;
+	l.argv = t.argv;
+	l.apply_lsm = t.apply_lsm;
+	r = launch_run(&l);
+	context_free(&ctx);
+	return r;
+}

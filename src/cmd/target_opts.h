@@ -1,0 +1,19 @@
+/* Options shared by attach and exec: TARGET, --apparmor, -v, and the command after "--". */
+#pragma once
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "context.h"
+
+struct target_opts {
+	const char *target; /* NULL: none given */
+	char **argv; /* command, or NULL */
+	bool apply_lsm;
+};
+
+/* Returns 0, 1 after --help, or -EINVAL (message printed). */
+int target_opts_parse(struct target_opts *t, int argc, char **argv, const char *cmd,
+		      void (*usage)(FILE *));
+/* Resolves the target and snapshots it. Logs and returns -errno. */
+int target_opts_load(const struct target_opts *t, struct context *ctx);

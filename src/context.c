@@ -1,0 +1,237 @@
+#include "context.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lsm.h"
+#include "util/file.h"
+#include "util/log.h"
+
+const char *const ns_names[NS_COUNT] = {
+	"user", "mnt", "uts", "ipc", "net", "cgroup", "pid", "time"
+};
+
+/* The text after "\nKey:" up to the end of its line, or NULL. */
+static const char *field(const char *text, const char *key)
+{
+	size_t klen = strlen(key);
+
+	for (const char *p = text; p; p = strchr(p, '\n')) {
+		if (*p == '\n')
+			p++;
+		if (!strncmp(p, key, klen) && p[klen] == ':') {
+			p += klen + 1;
+			while (*p == ' ' || *p == '\t')
+				p++;
+			return p;
+		}
+	}
+	return NULL;
+}
+
+static int parse_hex(const char *text, const char *key, uint64_t *out)
+{
+	const char *p = field(text, key);
+	char *end;
+
+	if (!p)
+		return -EINVAL;
+	*out = strtoull(p, &end, 16);
+	return end == p ? -EINVAL : 0;
+}
+
+/* The second number of "Uid:\treal\teffective\tsaved\tfs". */
+static int parse_effective(const char *text, const char *key, uint32_t *out)
+{
+	const char *p = field(text, key);
+	char *end;
+
+	if (!p)
+		return -EINVAL;
+	strtoul(p, &end, 10);
+	if (end == p)
+		return -EINVAL;
+	p = end;
+	*out = (uint32_t)strtoul(p, &end, 10);
+	return end == p ? -EINVAL : 0;
+}
+
+int proc_status_parse(const char *text, struct proc_status *st)
+{
+	const char *p;
+	char *end;
+
+	memset(st, 0, sizeof(*st));
+	if (parse_effective(text, "Uid", &st->uid) < 0 ||
+	    parse_effective(text, "Gid", &st->gid) < 0)
+		return -EINVAL;
+	if (parse_hex(text, "CapInh", &st->cap_inh) < 0 ||
+	    parse_hex(text, "CapPrm", &st->cap_prm) < 0 ||
+	    parse_hex(text, "CapEff", &st->cap_eff) < 0 ||
+	    parse_hex(text, "CapBnd", &st->cap_bnd) < 0)
+		return -EINVAL;
+	parse_hex(text, "CapAmb", &st->cap_amb); /* 4.3+ */
+	p = field(text, "Groups");
+	while (p && *p && *p != '\n' && st->ngroups < CONTEXT_MAX_GROUPS) {
+		unsigned long g = strtoul(p, &end, 10);
+
+		if (end == p)
+			break;
+		st->groups[st->ngroups++] = (gid_t)g;
+		p = end;
+		while (*p == ' ' || *p == '\t')
+			p++;
+	}
+	p = field(text, "NoNewPrivs");
+	st->no_new_privs = p && *p == '1';
+	p = field(text, "Seccomp");
+	st->seccomp = p ? atoi(p) : 0;
+	p = field(text, "State");
+	st->state = p ? *p : '?';
+	/* NSpid lists the pid in each nested namespace; the last is the innermost. */
+	p = field(text, "NSpid");
+	while (p && *p && *p != '\n') {
+		long v = strtol(p, &end, 10);
+
+		if (end == p)
+			break;
+		st->local_pid = (pid_t)v;
+		p = end;
+		while (*p == ' ' || *p == '\t')
+			p++;
+	}
+	return 0;
+}
+
+static bool same_ns(int a_dirfd, int b_dirfd, const char *name)
+{
+	struct stat a, b;
+
+	return fstatat(a_dirfd, name, &a, 0) == 0 && fstatat(b_dirfd, name, &b, 0) == 0 &&
+	       a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+}
+
+static int open_namespaces(struct context *c, int pid_dir)
+{
+	int self = open("/proc/self/ns", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int ns = openat(pid_dir, "ns", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int r = 0;
+
+	for (int k = 0; k < NS_COUNT; k++)
+		c->ns_fd[k] = -1;
+	if (self < 0 || ns < 0) {
+		r = log_errno(errno, "reading namespaces of process %d", (int)c->pid);
+		goto out;
+	}
+	for (int k = 0; k < NS_COUNT; k++) {
+		if (same_ns(self, ns, ns_names[k]))
+			continue;
+		c->ns_fd[k] = openat(ns, ns_names[k], O_RDONLY | O_CLOEXEC);
+		if (c->ns_fd[k] < 0 && errno != ENOENT) {
+			r = log_errno(errno, "opening %s namespace of process %d", ns_names[k],
+				      (int)c->pid);
+			goto out;
+		}
+	}
+out:
+	if (self >= 0)
+		close(self);
+	if (ns >= 0)
+		close(ns);
+	return r;
+}
+
+static void load_maps(struct context *c, int pid_dir)
+{
+	char buf[8192];
+
+	c->userns = c->ns_fd[NS_USER] >= 0;
+	c->setgroups_allowed = true;
+	if (!c->userns)
+		return;
+	if (read_file_at(pid_dir, "uid_map", buf, sizeof(buf)) > 0)
+		idmap_parse(&c->uid_map, buf);
+	if (read_file_at(pid_dir, "gid_map", buf, sizeof(buf)) > 0)
+		idmap_parse(&c->gid_map, buf);
+	if (read_file_at(pid_dir, "setgroups", buf, sizeof(buf)) > 0)
+		c->setgroups_allowed = strncmp(buf, "deny", 4) != 0;
+}
+
+int context_load(struct context *c, pid_t pid)
+{
+	char path[64], buf[8192];
+	int pid_dir, r = 0;
+	ssize_t n;
+
+	memset(c, 0, sizeof(*c));
+	c->pid = pid;
+	c->root_fd = -1;
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	pid_dir = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (pid_dir < 0)
+		return log_errno(errno, "no process with pid %d", (int)pid);
+
+	if (read_file_at(pid_dir, "status", buf, sizeof(buf)) < 0 ||
+	    proc_status_parse(buf, &c->status) < 0) {
+		r = log_errno(ESRCH, "cannot read the status of process %d", (int)pid);
+		goto out;
+	}
+	if (c->status.state == 'Z') {
+		r = log_errno(ESRCH, "process %d is a zombie (it has exited)", (int)pid);
+		goto out;
+	}
+	if ((r = open_namespaces(c, pid_dir)) < 0)
+		goto out;
+	load_maps(c, pid_dir);
+
+	c->root_fd = openat(pid_dir, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	n = readlinkat(pid_dir, "root", c->root_path, sizeof(c->root_path) - 1);
+	if (c->root_fd < 0 || n <= 0) {
+		r = log_errno(errno, "cannot open the root of process %d", (int)pid);
+		goto out;
+	}
+	c->root_path[n] = '\0';
+	c->environ = read_file_alloc(pid_dir, "environ", &c->environ_len);
+	c->cgroup = read_file_alloc(pid_dir, "cgroup", NULL);
+	if (!c->environ || !c->cgroup) {
+		r = log_errno(errno, "cannot read the environment of process %d", (int)pid);
+		goto out;
+	}
+	c->lsm = lsm_read_label(pid_dir, c->lsm_label, sizeof(c->lsm_label));
+	c->last_cap = 40;
+	if (read_file_at(AT_FDCWD, "/proc/sys/kernel/cap_last_cap", buf, sizeof(buf)) > 0)
+		c->last_cap = atoi(buf);
+out:
+	close(pid_dir);
+	if (r < 0)
+		context_free(c);
+	return r;
+}
+
+void context_free(struct context *c)
+{
+	for (int k = 0; k < NS_COUNT; k++) {
+		if (c->ns_fd[k] >= 0)
+			close(c->ns_fd[k]);
+		c->ns_fd[k] = -1;
+	}
+	if (c->root_fd >= 0)
+		close(c->root_fd);
+	c->root_fd = -1;
+	free(c->environ);
+	free(c->cgroup);
+	c->environ = c->cgroup = NULL;
+}
+
+bool context_is_host_process(const struct context *c)
+{
+	for (int k = 0; k < NS_COUNT; k++)
+		if (c->ns_fd[k] >= 0)
+			return false;
+	return true;
+}

@@ -1,0 +1,312 @@
+#include "launch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "cntrfs/fs.h"
+#include "env.h"
+#include "fuse/mount.h"
+#include "fuse/session.h"
+#include "identity.h"
+#include "lsm.h"
+#include "mountns.h"
+#include "pty.h"
+#include "util/log.h"
+
+/* Messages on the H <-> C socket. */
+#define MSG_MOUNTED 'M' /* C: the FUSE mount exists, start serving */
+#define MSG_SERVING 'S' /* H: workers run */
+
+static void stop_signals(sigset_t *s)
+{
+	sigemptyset(s);
+	sigaddset(s, SIGINT);
+	sigaddset(s, SIGTERM);
+	sigaddset(s, SIGHUP);
+	sigaddset(s, SIGQUIT);
+}
+
+static int exit_code(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return LAUNCH_EXIT_FAILURE;
+}
+
+static int send_byte(int sock, char b)
+{
+	return send(sock, &b, 1, MSG_NOSIGNAL) == 1 ? 0 : -EPIPE;
+}
+
+static int recv_byte(int sock, char want)
+{
+	char b;
+	ssize_t n;
+
+	do
+		n = recv(sock, &b, 1, 0);
+	while (n < 0 && errno == EINTR);
+	return n == 1 && b == want ? 0 : -EPIPE;
+}
+
+static void die_with_parent(pid_t parent)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (getppid() != parent)
+		_exit(LAUNCH_EXIT_FAILURE);
+}
+
+/* ---- S: the payload ---- */
+
+static char **session_env(const struct launch *l, bool pty)
+{
+	const char *host_path = getenv("PATH"), *term = getenv("TERM");
+	char path[4096], termv[256];
+	char pid[64];
+	const char *set[5] = { NULL }, *fallback[4] = { NULL };
+	int ns = 0, nf = 0;
+
+	if (l->mode == LAUNCH_ATTACH) {
+		/* The tools are the fat side's: its PATH finds them. */
+		snprintf(path, sizeof(path), "PATH=%s", host_path ? host_path : ENV_DEFAULT_PATH);
+		set[ns++] = path;
+	} else {
+		fallback[nf++] = "PATH=" ENV_DEFAULT_PATH;
+	}
+	if (l->mode == LAUNCH_ATTACH) {
+		/* For `cntr exec` inside the session: whose environment to use. */
+		snprintf(pid, sizeof(pid), "CNTR_TARGET_PID=%d", (int)l->ctx->status.local_pid);
+		set[ns++] = pid;
+	}
+	if (term && pty) {
+		snprintf(termv, sizeof(termv), "TERM=%s", term);
+		set[ns++] = termv;
+	}
+	fallback[nf++] = "HOME=/";
+	return env_build(l->ctx->environ, l->ctx->environ_len, set, fallback);
+}
+
+static void payload_exec(struct launch *l, struct pty *pty, int host_proc, bool proc_bound)
+{
+	const struct context *c = l->ctx;
+	char *shell_argv[] = { "/bin/sh", "-l", NULL };
+	char **argv = l->argv, **env;
+	const char *shell = getenv("SHELL");
+	sigset_t none;
+
+	/* A container without /proc gets a fresh one for its pid namespace. */
+	if (l->mode == LAUNCH_ATTACH && !proc_bound &&
+	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		log_warn("cannot mount /proc for the session: %s", strerror(errno));
+	if (identity_drop_bounding(c) < 0)
+		_exit(LAUNCH_EXIT_FAILURE);
+	if (c->ns_fd[NS_USER] >= 0 && setns(c->ns_fd[NS_USER], CLONE_NEWUSER) < 0) {
+		log_errno(errno, "joining the user namespace of process %d", (int)c->pid);
+		_exit(LAUNCH_EXIT_FAILURE);
+	}
+	if (identity_apply(c) < 0)
+		_exit(LAUNCH_EXIT_FAILURE);
+	/* Credential changes clear the parent-death signal: set it again. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (pty->slave >= 0) {
+		if (pty_attach_slave(pty) < 0)
+			_exit(LAUNCH_EXIT_FAILURE);
+	} else {
+		setsid(); /* signals reach the command once, forwarded by cntr */
+	}
+	if (l->apply_lsm && c->lsm != LSM_NONE) {
+		int r = lsm_apply_on_exec(c->lsm, c->lsm_label, host_proc);
+
+		if (r < 0) {
+			log_errno(r, "applying the target's security label %s", c->lsm_label);
+			_exit(LAUNCH_EXIT_FAILURE);
+		}
+	}
+	if (host_proc >= 0)
+		close(host_proc);
+	env = session_env(l, pty->slave >= 0 || isatty(STDIN_FILENO));
+	if (!env)
+		_exit(LAUNCH_EXIT_FAILURE);
+	if (!argv) {
+		if (l->mode == LAUNCH_ATTACH && shell && *shell)
+			shell_argv[0] = (char *)shell;
+		argv = shell_argv;
+	}
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* PATH lookup uses the session's PATH, in the session's root. */
+	environ = env;
+	execvp(argv[0], argv);
+	log_errno(errno, "cannot run %s", argv[0]);
+	_exit(errno == ENOENT ? 127 : 126);
+}
+
+/* ---- C: namespaces ---- */
+
+static volatile pid_t payload_pid;
+
+static void forward_signal(int sig)
+{
+	if (payload_pid > 0)
+		kill(payload_pid, sig);
+}
+
+static int join_other_namespaces(const struct context *c)
+{
+	static const struct {
+		enum ns_kind kind;
+		int flag;
+	} order[] = { { NS_UTS, CLONE_NEWUTS }, { NS_IPC, CLONE_NEWIPC },
+		      { NS_NET, CLONE_NEWNET }, { NS_CGROUP, CLONE_NEWCGROUP },
+		      { NS_PID, CLONE_NEWPID }, { NS_TIME, CLONE_NEWTIME } };
+
+	for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
+		int fd = c->ns_fd[order[k].kind];
+
+		if (fd >= 0 && setns(fd, order[k].flag) < 0)
+			return log_errno(errno, "joining the %s namespace of process %d",
+					 ns_names[order[k].kind], (int)c->pid);
+	}
+	return 0;
+}
+
+static int setup_attach_view(struct launch *l, int sock, bool *proc_bound)
+{
+	struct fuse_mount_opts o = { .fsname = l->fsname, .subtype = "cntrfs" };
+	int tree, mnt, r;
+
+	tree = mountns_enter(l->ctx);
+	if (tree < 0)
+		return tree;
+	mnt = fuse_mount_detached(l->fuse_fd, &o);
+	close(l->fuse_fd);
+	if (mnt < 0) {
+		close(tree);
+		return log_errno(mnt, "creating the CntrFS mount");
+	}
+	/* Lookups below go through FUSE: the server must run first. */
+	if (send_byte(sock, MSG_MOUNTED) < 0 || recv_byte(sock, MSG_SERVING) < 0) {
+		close(tree);
+		close(mnt);
+		return log_error("the cntr server went away");
+	}
+	r = mountns_build_view(mnt, tree, l->base, proc_bound);
+	close(tree);
+	close(mnt);
+	return r;
+}
+
+static void namespace_child(struct launch *l, pid_t parent, int sock, struct pty *pty)
+{
+	struct sigaction sa = { .sa_handler = forward_signal };
+	bool proc_bound = false;
+	int host_proc, status, r;
+	sigset_t sigs;
+
+	die_with_parent(parent);
+	/* Before any namespace: a /proc whose thread-self is us, for the LSM label. */
+	host_proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (l->mode == LAUNCH_ATTACH)
+		r = setup_attach_view(l, sock, &proc_bound);
+	else
+		r = mountns_enter_root(l->ctx);
+	close(sock);
+	if (r < 0 || join_other_namespaces(l->ctx) < 0)
+		_exit(LAUNCH_EXIT_FAILURE);
+
+	stop_signals(&sigs);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sigismember(&sigs, sig))
+			sigaction(sig, &sa, NULL);
+	payload_pid = fork(); /* the fork puts the payload into the pid namespace */
+	if (payload_pid < 0) {
+		log_errno(errno, "fork");
+		_exit(LAUNCH_EXIT_FAILURE);
+	}
+	if (payload_pid == 0) {
+		/* Our parent is outside the pid namespace, so getppid() is 0 here. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		payload_exec(l, pty, host_proc, proc_bound);
+	}
+	pty_close(pty);
+	if (host_proc >= 0)
+		close(host_proc);
+	sigprocmask(SIG_UNBLOCK, &sigs, NULL);
+	while (waitpid(payload_pid, &status, 0) < 0)
+		if (errno != EINTR)
+			_exit(LAUNCH_EXIT_FAILURE);
+	_exit(exit_code(status));
+}
+
+/* ---- H ---- */
+
+static int serve(struct launch *l, int sock, struct fuse_session *se)
+{
+	struct fuse_want want;
+
+	if (recv_byte(sock, MSG_MOUNTED) < 0)
+		return -EPIPE; /* C failed and said why */
+	cntrfs_want(l->fs, &want);
+	fuse_session_init(se, l->fuse_fd, (unsigned)sysconf(_SC_NPROCESSORS_ONLN),
+			  cntrfs_session_ops(), l->fs, &want);
+	if (fuse_session_start(se) < 0)
+		return -EIO;
+	return send_byte(sock, MSG_SERVING);
+}
+
+int launch_run(struct launch *l)
+{
+	struct fuse_session se;
+	struct pty pty;
+	sigset_t sigs;
+	int sv[2], status;
+	pid_t child, self = getpid();
+
+	if (pty_open(&pty) < 0) {
+		pty_close(&pty);
+		return LAUNCH_EXIT_FAILURE;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		pty_close(&pty);
+		return log_errno(errno, "socketpair"), LAUNCH_EXIT_FAILURE;
+	}
+	stop_signals(&sigs);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
+	fflush(NULL);
+	child = fork();
+	if (child < 0) {
+		pty_close(&pty);
+		return log_errno(errno, "fork"), LAUNCH_EXIT_FAILURE;
+	}
+	if (child == 0) {
+		close(sv[0]);
+		namespace_child(l, self, sv[1], &pty);
+	}
+	close(sv[1]);
+	/* The session lives in the target's cgroups; the server stays where it is. */
+	cgroup_join(l->ctx->cgroup, child);
+	if (l->mode == LAUNCH_ATTACH && serve(l, sv[0], &se) < 0) {
+		/* C reports its own failure; make sure it is gone. */
+		kill(child, SIGKILL);
+	}
+	close(sv[0]);
+	if (pty.master >= 0)
+		status = pty_relay(&pty, child, &sigs);
+	else
+		status = wait_forwarding(child, &sigs);
+	pty_close(&pty);
+	return exit_code(status);
+}

@@ -1,0 +1,36 @@
+/*
+ * Running a command in the target's context, for attach and exec:
+ *
+ *   cntr (H) --fork--> C: mount namespace, then uts ipc net cgroup pid time
+ *                      C --fork--> S (inside the pid namespace): user namespace
+ *                                  last, credentials, terminal, LSM, execve
+ *
+ * H serves CntrFS (attach), relays the terminal and returns the command's
+ * exit status (128+N for a signal). C and S die with H (PDEATHSIG).
+ */
+#pragma once
+
+#include <stdbool.h>
+
+#include "context.h"
+
+struct cntrfs;
+
+enum launch_mode { LAUNCH_ATTACH, LAUNCH_EXEC };
+
+struct launch {
+	enum launch_mode mode;
+	struct context *ctx;
+	char **argv; /* NULL: a login shell */
+	const char *base; /* attach: where the container's root appears */
+	bool apply_lsm;
+	struct cntrfs *fs; /* attach: the server for the fat view */
+	int fuse_fd; /* attach: /dev/fuse, O_CLOEXEC */
+	const char *fsname; /* attach: shown as the FUSE mount's source */
+};
+
+/* cntr's own failures exit with this, like docker and podman do. */
+#define LAUNCH_EXIT_FAILURE 125
+
+/* Returns the exit status for cntr. */
+int launch_run(struct launch *l);

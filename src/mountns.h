@@ -1,0 +1,27 @@
+/*
+ * The session's private mount namespace, nested in the container's: the fat
+ * view (CntrFS) at /, the container's root at the base directory, and the
+ * container's /proc, /dev, /sys and identity files in /etc bound over the fat
+ * ones. Nothing propagates back: the container never sees these mounts.
+ */
+#pragma once
+
+#include <stdbool.h>
+
+#include "context.h"
+
+/*
+ * Joins the target's mount namespace, unshares a private copy and clones the
+ * target's root tree. Returns the detached tree's fd or -errno.
+ */
+int mountns_enter(const struct context *c);
+
+/*
+ * Stacks the FUSE mount on /, chroots into it, attaches the container tree at
+ * base and binds the container's special files. *proc_bound tells whether the
+ * container had a /proc to bind. Returns 0 or -errno.
+ */
+int mountns_build_view(int fuse_mnt, int ctr_tree, const char *base, bool *proc_bound);
+
+/* exec: joins the mount namespace and chroots into the target's root. */
+int mountns_enter_root(const struct context *c);

@@ -1,0 +1,222 @@
+#include "pty.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "util/log.h"
+
+int pty_open(struct pty *p)
+{
+	struct winsize ws;
+	struct termios tio;
+	char name[64];
+
+	p->master = p->slave = -1;
+	p->raw = false;
+	if (!isatty(STDIN_FILENO))
+		return 0;
+	p->master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (p->master < 0)
+		return log_errno(errno, "opening a pseudo-terminal");
+	if (grantpt(p->master) < 0 || unlockpt(p->master) < 0 ||
+	    ptsname_r(p->master, name, sizeof(name)) != 0)
+		return log_errno(errno, "setting up the pseudo-terminal");
+	p->slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (p->slave < 0)
+		return log_errno(errno, "opening %s", name);
+	/* The session starts with our terminal's settings and size. */
+	if (tcgetattr(STDIN_FILENO, &tio) == 0)
+		tcsetattr(p->slave, TCSANOW, &tio);
+	if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
+		ioctl(p->master, TIOCSWINSZ, &ws);
+	return 0;
+}
+
+int pty_attach_slave(struct pty *p)
+{
+	if (p->slave < 0)
+		return 0;
+	if (setsid() < 0)
+		return log_errno(errno, "setsid");
+	if (ioctl(p->slave, TIOCSCTTY, 0) < 0)
+		return log_errno(errno, "making the pty the controlling terminal");
+	for (int fd = 0; fd < 3; fd++)
+		if (dup2(p->slave, fd) < 0)
+			return log_errno(errno, "dup2");
+	close(p->slave);
+	p->slave = -1;
+	if (p->master >= 0)
+		close(p->master);
+	p->master = -1;
+	return 0;
+}
+
+static void set_raw(struct pty *p)
+{
+	struct termios tio;
+
+	if (tcgetattr(STDIN_FILENO, &p->saved) < 0)
+		return;
+	tio = p->saved;
+	cfmakeraw(&tio);
+	tio.c_cc[VMIN] = 1;
+	tio.c_cc[VTIME] = 0;
+	if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &tio) == 0)
+		p->raw = true;
+}
+
+static void restore(struct pty *p)
+{
+	if (p->raw)
+		tcsetattr(STDIN_FILENO, TCSANOW, &p->saved);
+	p->raw = false;
+}
+
+/* Writes all of buf; false if the peer is gone. */
+static bool write_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+
+			poll(&pfd, 1, 1000);
+			continue;
+		}
+		if (n <= 0)
+			return false;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+static int reap(pid_t child)
+{
+	int status;
+
+	while (waitpid(child, &status, 0) < 0)
+		if (errno != EINTR)
+			return 1 << 8; /* exit status 1 */
+	return status;
+}
+
+int pty_relay(struct pty *p, pid_t child, const sigset_t *sigs)
+{
+	sigset_t mask = *sigs;
+	int sigfd, pidfd;
+	bool in_open = true, out_open = true;
+	char buf[16384];
+
+	sigaddset(&mask, SIGWINCH);
+	sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	pidfd = (int)syscall(SYS_pidfd_open, child, 0);
+	if (p->slave >= 0) {
+		close(p->slave);
+		p->slave = -1;
+	}
+	set_raw(p);
+	while (out_open) {
+		struct pollfd pfd[4] = {
+			{ .fd = in_open ? STDIN_FILENO : -1, .events = POLLIN },
+			{ .fd = p->master, .events = POLLIN },
+			{ .fd = sigfd, .events = POLLIN },
+			{ .fd = pidfd, .events = POLLIN },
+		};
+		ssize_t n;
+
+		if (poll(pfd, 4, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pfd[2].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sigfd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo == SIGWINCH) {
+					struct winsize ws;
+
+					if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
+						ioctl(p->master, TIOCSWINSZ, &ws);
+				} else {
+					kill(child, (int)si.ssi_signo);
+				}
+			}
+		}
+		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			n = read(STDIN_FILENO, buf, sizeof(buf));
+			if (n > 0)
+				write_all(p->master, buf, (size_t)n);
+			else if (n == 0 || (errno != EINTR && errno != EAGAIN))
+				in_open = false;
+		}
+		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+			n = read(p->master, buf, sizeof(buf));
+			if (n > 0)
+				write_all(STDOUT_FILENO, buf, (size_t)n);
+			else if (n == 0 || (errno != EINTR && errno != EAGAIN))
+				out_open = false; /* EIO: every slave is closed */
+		}
+		if (pfd[3].revents & POLLIN) {
+			/* The child is gone: print what it left in the pty, then stop. */
+			int fl = fcntl(p->master, F_GETFL);
+
+			fcntl(p->master, F_SETFL, fl | O_NONBLOCK);
+			while ((n = read(p->master, buf, sizeof(buf))) > 0)
+				write_all(STDOUT_FILENO, buf, (size_t)n);
+			break;
+		}
+	}
+	restore(p);
+	if (sigfd >= 0)
+		close(sigfd);
+	if (pidfd >= 0)
+		close(pidfd);
+	return reap(child);
+}
+
+int wait_forwarding(pid_t child, const sigset_t *sigs)
+{
+	int sigfd = signalfd(-1, sigs, SFD_CLOEXEC);
+	int pidfd = (int)syscall(SYS_pidfd_open, child, 0);
+
+	while (sigfd >= 0 && pidfd >= 0) {
+		struct pollfd pfd[2] = { { .fd = sigfd, .events = POLLIN },
+					 { .fd = pidfd, .events = POLLIN } };
+		struct signalfd_siginfo si;
+
+		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+			break;
+		if ((pfd[0].revents & POLLIN) && read(sigfd, &si, sizeof(si)) == sizeof(si))
+			kill(child, (int)si.ssi_signo);
+		if (pfd[1].revents & POLLIN)
+			break;
+	}
+	if (sigfd >= 0)
+		close(sigfd);
+	if (pidfd >= 0)
+		close(pidfd);
+	return reap(child);
+}
+
+void pty_close(struct pty *p)
+{
+	if (p->master >= 0)
+		close(p->master);
+	if (p->slave >= 0)
+		close(p->slave);
+	p->master = p->slave = -1;
+}
