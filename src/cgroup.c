@@ -100,7 +100,7 @@ int cgroup_procs_path(const char *mountinfo, const char *line, char *out, size_t
 				int n;
 
 				/* A hierarchy mounted from a sub-cgroup: paths are below its root. */
-				if (strcmp(root, "/") && !strncmp(path, root, rlen) &&
+				if (strcmp(root, "/") != 0 && !strncmp(path, root, rlen) &&
 				    (path[rlen] == '/' || path[rlen] == '\n' || !path[rlen])) {
 					rel = path + rlen;
 					plen -= rlen;

@@ -61,10 +61,27 @@ static int parse_effective(const char *text, const char *key, uint32_t *out)
 	return end == p ? -EINVAL : 0;
 }
 
+/* Blank-separated decimal numbers up to the end of the line. */
+static int parse_numbers(const char *p, long *out, int max)
+{
+	int n = 0;
+
+	while (p && *p && *p != '\n' && n < max) {
+		char *end;
+		long v = strtol(p, &end, 10);
+
+		if (end == p)
+			break;
+		out[n++] = v;
+		for (p = end; *p == ' ' || *p == '\t';)
+			p++;
+	}
+	return n;
+}
+
 int proc_status_parse(const char *text, struct proc_status *st)
 {
 	const char *p;
-	char *end;
 
 	memset(st, 0, sizeof(*st));
 	if (parse_effective(text, "Uid", &st->uid) < 0 ||
@@ -76,34 +93,25 @@ int proc_status_parse(const char *text, struct proc_status *st)
 	    parse_hex(text, "CapBnd", &st->cap_bnd) < 0)
 		return -EINVAL;
 	parse_hex(text, "CapAmb", &st->cap_amb); /* 4.3+ */
-	p = field(text, "Groups");
-	while (p && *p && *p != '\n' && st->ngroups < CONTEXT_MAX_GROUPS) {
-		unsigned long g = strtoul(p, &end, 10);
+	{
+		long groups[CONTEXT_MAX_GROUPS];
 
-		if (end == p)
-			break;
-		st->groups[st->ngroups++] = (gid_t)g;
-		p = end;
-		while (*p == ' ' || *p == '\t')
-			p++;
+		st->ngroups = parse_numbers(field(text, "Groups"), groups, CONTEXT_MAX_GROUPS);
+		for (int k = 0; k < st->ngroups; k++)
+			st->groups[k] = (gid_t)groups[k];
 	}
 	p = field(text, "NoNewPrivs");
 	st->no_new_privs = p && *p == '1';
 	p = field(text, "Seccomp");
-	st->seccomp = p ? atoi(p) : 0;
+	st->seccomp = p ? (int)strtol(p, NULL, 10) : 0;
 	p = field(text, "State");
 	st->state = p ? *p : '?';
 	/* NSpid lists the pid in each nested namespace; the last is the innermost. */
-	p = field(text, "NSpid");
-	while (p && *p && *p != '\n') {
-		long v = strtol(p, &end, 10);
+	{
+		long pids[32];
+		int n = parse_numbers(field(text, "NSpid"), pids, 32);
 
-		if (end == p)
-			break;
-		st->local_pid = (pid_t)v;
-		p = end;
-		while (*p == ' ' || *p == '\t')
-			p++;
+		st->local_pid = n > 0 ? (pid_t)pids[n - 1] : 0;
 	}
 	return 0;
 }
@@ -205,7 +213,7 @@ int context_load(struct context *c, pid_t pid)
 	c->lsm = lsm_read_label(pid_dir, c->lsm_label, sizeof(c->lsm_label));
 	c->last_cap = 40;
 	if (read_file_at(AT_FDCWD, "/proc/sys/kernel/cap_last_cap", buf, sizeof(buf)) > 0)
-		c->last_cap = atoi(buf);
+		c->last_cap = (int)strtol(buf, NULL, 10);
 out:
 	close(pid_dir);
 	if (r < 0)

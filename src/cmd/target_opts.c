@@ -50,7 +50,7 @@ int target_opts_parse(struct target_opts *t, int argc, char **argv, const char *
 			return -EINVAL;
 		}
 	}
-	if (optind < argc && strcmp(argv[optind], "--"))
+	if (optind < argc && strcmp(argv[optind], "--") != 0)
 		t->target = argv[optind++];
 	if (optind < argc && !strcmp(argv[optind], "--"))
 		optind++;
