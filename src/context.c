@@ -66,7 +66,9 @@ static int parse_numbers(const char *p, long *out, int max)
 {
 	int n = 0;
 
-	while (p && *p && *p != '\n' && n < max) {
+	if (!p)
+		return 0;
+	while (*p && *p != '\n' && n < max) {
 		char *end;
 		long v = strtol(p, &end, 10);
 
