@@ -22,11 +22,13 @@
 #include "lsm.h"
 #include "mountns.h"
 #include "pty.h"
+#include "util/fdpass.h"
 #include "util/log.h"
 
 /* Messages on the H <-> C socket. */
 #define MSG_MOUNTED 'M' /* C: the FUSE mount exists, start serving */
 #define MSG_SERVING 'S' /* H: workers run */
+#define MSG_PTY 'P' /* C: here is the container's pty master (or none: use ours) */
 
 static void stop_signals(sigset_t *s)
 {
@@ -223,6 +225,16 @@ static void namespace_child(struct launch *l, pid_t parent, int sock, struct pty
 		r = setup_attach_view(l, sock, &proc_bound);
 	else
 		r = mountns_enter_root(l->ctx);
+	/* With a terminal, prefer a pty of the container's devpts; H relays its master. */
+	if (r == 0 && pty->master >= 0) {
+		bool own = pty_open_in_view(pty) == 0;
+
+		r = fdpass_send(sock, MSG_PTY, own ? pty->master : -1);
+		if (own && pty->master >= 0) {
+			close(pty->master);
+			pty->master = -1;
+		}
+	}
 	close(sock);
 	if (r < 0 || join_other_namespaces(l->ctx) < 0)
 		_exit(LAUNCH_EXIT_FAILURE);
@@ -301,6 +313,15 @@ int launch_run(struct launch *l)
 	if (l->mode == LAUNCH_ATTACH && serve(l, sv[0], &se) < 0) {
 		/* C reports its own failure; make sure it is gone. */
 		kill(child, SIGKILL);
+	}
+	if (pty.master >= 0) {
+		char tag;
+		int master;
+
+		if (fdpass_recv(sv[0], &tag, &master) == 0 && tag == MSG_PTY && master >= 0) {
+			pty_close(&pty);
+			pty.master = master;
+		}
 	}
 	close(sv[0]);
 	if (pty.master >= 0)

@@ -121,6 +121,8 @@ int pty_relay(struct pty *p, pid_t child, const sigset_t *sigs)
 	char buf[16384];
 
 	sigaddset(&mask, SIGWINCH);
+	/* signalfd only sees blocked signals; the payload unblocks all before exec. */
+	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	pidfd = (int)syscall(SYS_pidfd_open, child, 0);
 	if (p->slave >= 0) {
@@ -210,6 +212,36 @@ int wait_forwarding(pid_t child, const sigset_t *sigs)
 	if (pidfd >= 0)
 		close(pidfd);
 	return reap(child);
+}
+
+int pty_open_in_view(struct pty *p)
+{
+	int unlock = 0, master, slave;
+
+	master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0)
+		return -errno;
+	/* TIOCGPTPEER opens the slave of this very master, whatever /dev/pts holds. */
+	if (ioctl(master, TIOCSPTLCK, &unlock) < 0 ||
+	    (slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
+		int err = errno;
+
+		close(master);
+		return -err;
+	}
+	if (p->slave >= 0) {
+		struct termios tio;
+		struct winsize ws;
+
+		if (tcgetattr(p->slave, &tio) == 0)
+			tcsetattr(slave, TCSANOW, &tio);
+		if (ioctl(p->slave, TIOCGWINSZ, &ws) == 0)
+			ioctl(master, TIOCSWINSZ, &ws);
+	}
+	pty_close(p);
+	p->master = master;
+	p->slave = slave;
+	return 0;
 }
 
 void pty_close(struct pty *p)

@@ -27,4 +27,10 @@ int pty_attach_slave(struct pty *p);
 int pty_relay(struct pty *p, pid_t child, const sigset_t *sigs);
 /* Without a pty: waits for child, forwarding the signals in sigs. */
 int wait_forwarding(pid_t child, const sigset_t *sigs);
+/*
+ * In the session's view: replaces p's pair by one from the container's own
+ * devpts (so tty(1) and ttyname work there), keeping settings and size.
+ * Returns 0 or -errno (p unchanged).
+ */
+int pty_open_in_view(struct pty *p);
 void pty_close(struct pty *p);
