@@ -104,6 +104,8 @@ int proc_status_parse(const char *text, struct proc_status *st)
 	}
 	p = field(text, "NoNewPrivs");
 	st->no_new_privs = p && *p == '1';
+	p = field(text, "Umask");
+	st->umask = p ? (int)strtol(p, NULL, 8) : -1;
 	p = field(text, "Seccomp");
 	st->seccomp = p ? (int)strtol(p, NULL, 10) : 0;
 	p = field(text, "State");

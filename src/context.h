@@ -24,6 +24,7 @@ struct proc_status {
 	int ngroups;
 	uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
 	bool no_new_privs;
+	int umask; /* -1 if the kernel does not report it */
 	int seccomp; /* 0 none, 1 strict, 2 filter */
 	pid_t local_pid; /* last NSpid column: the pid inside its own namespace */
 	char state;

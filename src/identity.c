@@ -4,6 +4,7 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -90,6 +91,8 @@ int identity_apply(const struct context *c)
 	if (set_capabilities(c) < 0)
 		return -EPERM;
 	prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+	if (s->umask >= 0)
+		umask((mode_t)s->umask);
 	if (s->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return log_errno(errno, "PR_SET_NO_NEW_PRIVS");
 	return 0;

@@ -50,7 +50,8 @@ int target_opts_parse(struct target_opts *t, int argc, char **argv, const char *
 			return -EINVAL;
 		}
 	}
-	if (optind < argc && strcmp(argv[optind], "--") != 0)
+	/* getopt consumes a "--" that comes before TARGET: then there is none. */
+	if (optind < argc && strcmp(argv[optind], "--") != 0 && strcmp(argv[optind - 1], "--") != 0)
 		t->target = argv[optind++];
 	if (optind < argc && !strcmp(argv[optind], "--"))
 		optind++;

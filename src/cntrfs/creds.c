@@ -11,14 +11,20 @@
 #include <unistd.h>
 
 #include "cntrfs/fs.h"
+#include "util/log.h"
 
 void *creds_thread_start(void *fs)
 {
 	struct cntrfs_thread *t = calloc(1, sizeof(*t));
 
-	/* A private umask per thread: creating ops set the caller's. */
-	if (unshare(CLONE_FS) == 0)
-		umask(0);
+	/*
+	 * A private umask per thread: creating ops set the caller's (modes arrive
+	 * unmasked, FUSE_DONT_MASK). Without CLONE_FS the server's own umask is
+	 * shared, which is only safe in a process that serves and does nothing else.
+	 */
+	if (unshare(CLONE_FS) < 0)
+		log_warn("unshare(CLONE_FS): %s; umask is shared between workers", strerror(errno));
+	umask(0);
 	if (t)
 		t->groups_pid = -1;
 	return t;

@@ -76,8 +76,6 @@ int cntrfs_init(struct cntrfs *fs, const char *source, const struct cntrfs_confi
 	split_time(cfg->entry_timeout, &fs->entry_sec, &fs->entry_nsec);
 	split_time(cfg->attr_timeout, &fs->attr_sec, &fs->attr_nsec);
 	split_time(cfg->negative_timeout, &fs->neg_sec, &fs->neg_nsec);
-	/* Creation modes arrive unmasked (FUSE_DONT_MASK); workers set umask per request. */
-	umask(0);
 	return 0;
 }
 

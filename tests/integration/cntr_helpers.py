@@ -548,6 +548,7 @@ class Rec:
         self.blocks_ok = blocks_ok  # False: st_blocks is not recorded (writeback cache)
         self.log = []
         self.marks = {}
+        self.fdnames = {}  # fd -> "#n" in open order, so logs say which descriptor
 
     def p(self, rel):
         if isinstance(rel, bytes):
@@ -586,14 +587,15 @@ class Rec:
         except OSError as e:
             self.log.append((label, errname(e)))
             return None
-        self.log.append((label, "fd"))
+        self.fdnames[fd] = "#%d" % (len(self.fdnames) + 1)
+        self.log.append((label, "fd " + self.fdnames[fd]))
         return fd
 
     def _fd(self, label, fd, fn, *args):
         if fd is None:
             self.log.append((label, "no fd"))
             return None
-        return self.rec(label, fn, fd, *args)
+        return self.rec("%s %s" % (self.fdnames.get(fd, "fd"), label), fn, fd, *args)
 
     def close(self, fd):
         return self._fd("close", fd, lambda f: os.close(f) or "ok")

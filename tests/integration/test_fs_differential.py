@@ -1177,7 +1177,6 @@ def test_nonroot_permission_denials(env):
         r.setxattr("ro/readable", "user.x", b"1")
         r.setxattr("ro/writable", "user.x", b"1")
         r.setxattr("pub/new", "trusted.x", b"1")
-        r.listxattr("ro/writable")
         r.getxattr("ro/writable", "trusted.hidden")
         r.access("ro/secret", os.R_OK)
         r.access("ro/writable", os.W_OK)
@@ -1192,6 +1191,23 @@ def test_nonroot_permission_denials(env):
         r.fstat(fd)
         r.close(fd)
     differential(env, [(U1, as_u1)], setup=setup)
+
+
+def test_nonroot_listxattr_does_not_show_trusted_names(env):
+    def setup(root):
+        _mkfile(root, "f", 0o666)
+        os.setxattr(os.path.join(root, "f"), "trusted.hidden", b"t")
+        os.setxattr(os.path.join(root, "f"), "user.visible", b"u")
+        os.mkdir(os.path.join(root, "d"))
+        os.setxattr(os.path.join(root, "d"), "trusted.hidden", b"t")
+
+    def u1(r):
+        r.listxattr("f")
+        r.listxattr("d")
+        r.getxattr("f", "trusted.hidden")
+        r.getxattr("f", "user.visible")
+
+    differential(env, [(U1, u1), (None, u1)], setup=setup)
 
 
 def test_nonroot_sticky_directory_protects_others_files(env):
@@ -1270,7 +1286,7 @@ def test_nonroot_write_and_truncate_clear_suid_and_sgid(env):
         _mkfile(root, "pub/root_suid", 0o6777)
         _mkfile(root, "pub/root_suid2", 0o6777)
         _mkfile(root, "pub/own_suid", 0o6755, 1001, 1001)
-        _mkfile(root, "pub/sgid_noexec", 0o2666)
+        _mkfile(root, "pub/sgid_member", 0o2666, 0, 2000)
         _mkfile(root, "pub/root_kept", 0o6777)
 
     def u1(r):
@@ -1284,10 +1300,10 @@ def test_nonroot_write_and_truncate_clear_suid_and_sgid(env):
         r.pwrite(fd, b"y", 3)
         r.close(fd)
         r.stat("pub/own_suid")
-        fd = r.open("pub/sgid_noexec", O_WRONLY)
+        fd = r.open("pub/sgid_member", O_WRONLY)  # setgid without group-exec, writer in the group: kept
         r.write(fd, b"z")
         r.close(fd)
-        r.stat("pub/sgid_noexec")
+        r.stat("pub/sgid_member")
 
     def root(r):
         fd = r.open("pub/root_kept", O_WRONLY)  # CAP_FSETID: kept
@@ -1296,6 +1312,25 @@ def test_nonroot_write_and_truncate_clear_suid_and_sgid(env):
         r.stat("pub/root_kept")
 
     differential(env, [(U1, u1), (None, root)], setup=setup)
+
+
+def test_nonroot_write_clears_sgid_without_group_exec_for_non_members(env):
+    # Since Linux 6.0 a write by someone outside the file's group (without
+    # CAP_FSETID) drops S_ISGID even when group-exec is off.
+    def setup(root):
+        _mkdir(root, "pub", 0o777)
+        _mkfile(root, "pub/sgid_noexec", 0o2666)
+        _mkfile(root, "pub/sgid_noexec2", 0o2666)
+
+    def u1(r):
+        fd = r.open("pub/sgid_noexec", O_WRONLY)
+        r.write(fd, b"z")
+        r.close(fd)
+        r.stat("pub/sgid_noexec")
+        r.truncate("pub/sgid_noexec2", 2)
+        r.stat("pub/sgid_noexec2")
+
+    differential(env, [(U1, u1)], setup=setup)
 
 
 def test_chown_clears_suid_and_sgid_even_for_root(env):
