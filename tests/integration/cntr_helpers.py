@@ -587,7 +587,8 @@ class Rec:
         except OSError as e:
             self.log.append((label, errname(e)))
             return None
-        self.fdnames[fd] = "#%d" % (len(self.fdnames) + 1)
+        self.nopens = getattr(self, "nopens", 0) + 1
+        self.fdnames[fd] = "#%d" % self.nopens
         self.log.append((label, "fd " + self.fdnames[fd]))
         return fd
 

@@ -8,6 +8,7 @@ import os
 import random
 import resource
 import shutil
+import stat
 import subprocess
 import time
 
@@ -309,7 +310,7 @@ def test_concurrent_writers_on_disjoint_unaligned_ranges_lose_nothing(mount_fact
 # a seeded random operation sequence, natively and through the mount
 # ---------------------------------------------------------------------------
 
-def _random_ops(r, seed, nops=1500):
+def _random_ops(r, seed, nops=1500, seek=True):
     rnd = random.Random(seed)
     names = ["a", "b", "c", "d/x", "d/y", "e/f/z", "l1", "l2"]
     dirs = ["d", "e", "e/f", "g"]
@@ -343,7 +344,13 @@ def _random_ops(r, seed, nops=1500):
                                             H.FALLOC_FL_PUNCH_HOLE | H.FALLOC_FL_KEEP_SIZE, H.FALLOC_FL_ZERO_RANGE]),
                             rnd.randrange(0, 100000), rnd.randrange(1, 50000))
             elif op == "seek_data":
-                r.lseek(fd, rnd.randrange(0, 100000), os.SEEK_DATA)
+                # Only on regular files (the kernel seeks FUSE directories itself).
+                # Not with a writeback cache: the kernel neither flushes before
+                # FUSE_LSEEK nor writes back only the dirty bytes (whole folios
+                # turn holes into zeroed data), so SEEK_DATA legitimately differs.
+                if seek and stat.S_ISREG(os.fstat(fd).st_mode):
+                    r.fsync(fd)
+                    r.lseek(fd, rnd.randrange(0, 100000), os.SEEK_DATA)
             else:
                 fds.remove(fd)
                 r.close(fd)
@@ -375,7 +382,8 @@ def _random_ops(r, seed, nops=1500):
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_seeded_random_operations_match_native(env3, seed):
-    differential(env3, lambda r: _random_ops(r, seed), timeout=60)
+    seek = env3.config != "writeback"
+    differential(env3, lambda r: _random_ops(r, seed, seek=seek), timeout=60)
 
 
 # ---------------------------------------------------------------------------
