@@ -22,6 +22,7 @@
 #include "lsm.h"
 #include "mountns.h"
 #include "pty.h"
+#include "seccomp.h"
 #include "util/fdpass.h"
 #include "util/log.h"
 
@@ -119,7 +120,15 @@ static void payload_exec(struct launch *l, struct pty *pty, int host_proc, bool 
 		log_errno(errno, "joining the user namespace of process %d", (int)c->pid);
 		_exit(LAUNCH_EXIT_FAILURE);
 	}
+	/*
+	 * Loading a filter needs CAP_SYS_ADMIN or no_new_privs: without the
+	 * latter, load it while we still have the capability (as runc does).
+	 */
+	if (l->seccomp && !c->status.no_new_privs && seccomp_install(l->seccomp) < 0)
+		_exit(LAUNCH_EXIT_FAILURE);
 	if (identity_apply(c) < 0)
+		_exit(LAUNCH_EXIT_FAILURE);
+	if (l->seccomp && c->status.no_new_privs && seccomp_install(l->seccomp) < 0)
 		_exit(LAUNCH_EXIT_FAILURE);
 	/* Credential changes clear the parent-death signal: set it again. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);

@@ -15,6 +15,7 @@
 #include "context.h"
 
 struct cntrfs;
+struct seccomp_filters;
 
 enum launch_mode { LAUNCH_ATTACH, LAUNCH_EXEC };
 
@@ -24,6 +25,7 @@ struct launch {
 	char **argv; /* NULL: a login shell */
 	const char *base; /* attach: where the container's root appears */
 	bool apply_lsm;
+	const struct seccomp_filters *seccomp; /* the target's filters, or NULL */
 	struct cntrfs *fs; /* attach: the server for the fat view */
 	int fuse_fd; /* attach: /dev/fuse, O_CLOEXEC */
 	const char *fsname; /* attach: shown as the FUSE mount's source */

@@ -26,6 +26,7 @@ static void usage(FILE *out)
 	      "  TARGET                a process id\n"
 	      "      --apparmor MODE   auto (default): run under the target's AppArmor/SELinux\n"
 	      "                        label when it has one; off: keep ours\n"
+	      "      --seccomp MODE    auto (default): copy the target's seccomp filter; off\n"
 	      "  -v, --verbose         report what is done\n"
 	      "  -h, --help            this text\n",
 	      out);
@@ -92,18 +93,19 @@ int cmd_attach(int argc, char **argv)
 	}
 	l.fuse_fd = fuse_open_dev();
 	if (l.fuse_fd < 0) {
-		context_free(&ctx);
+		target_opts_free(&t, &ctx);
 		return 1;
 	}
 	if (cntrfs_init(&fs, "/", &cfg) < 0) {
 		close(l.fuse_fd);
-		context_free(&ctx);
+		target_opts_free(&t, &ctx);
 		return 1;
 	}
 	l.ctx = &ctx;
 	l.argv = t.argv;
 	l.base = base;
 	l.apply_lsm = t.apply_lsm;
+	l.seccomp = t.seccomp.n ? &t.seccomp : NULL;
 	l.fs = &fs;
 	status = launch_run(&l);
 	/* Exiting closes /dev/fuse: the kernel aborts the connection. */

@@ -21,6 +21,7 @@ static void usage(FILE *out)
 	      "left out: the command then runs in the attached container's root.\n\n"
 	      "  TARGET                a process id\n"
 	      "      --apparmor MODE   auto (default) or off, as for attach\n"
+	      "      --seccomp MODE    auto (default) or off, as for attach\n"
 	      "  -v, --verbose         report what is done\n"
 	      "  -h, --help            this text\n",
 	      out);
@@ -91,7 +92,8 @@ int cmd_exec(int argc, char **argv)
 	l.ctx = &ctx;
 	l.argv = t.argv;
 	l.apply_lsm = t.apply_lsm;
+	l.seccomp = t.seccomp.n ? &t.seccomp : NULL;
 	r = launch_run(&l);
-	context_free(&ctx);
+	target_opts_free(&t, &ctx);
 	return r;
 }

@@ -7,11 +7,23 @@
 #include "target/target.h"
 #include "util/log.h"
 
+static int parse_auto_off(const char *cmd, const char *opt, const char *value, bool *on)
+{
+	if (!strcmp(value, "auto"))
+		*on = true;
+	else if (!strcmp(value, "off"))
+		*on = false;
+	else
+		return log_error("%s: %s takes auto or off, not '%s'", cmd, opt, value);
+	return 0;
+}
+
 int target_opts_parse(struct target_opts *t, int argc, char **argv, const char *cmd,
 		      void (*usage)(FILE *))
 {
 	static const struct option longopts[] = {
 		{ "apparmor", required_argument, NULL, 'a' },
+		{ "seccomp", required_argument, NULL, 's' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -20,20 +32,19 @@ int target_opts_parse(struct target_opts *t, int argc, char **argv, const char *
 
 	memset(t, 0, sizeof(*t));
 	t->apply_lsm = true;
+	t->copy_seccomp = true;
 	optind = 1;
 	opterr = 0;
 	/* '+': stop at TARGET, so the command's own options are left alone. */
 	while ((c = getopt_long(argc, argv, "+:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'a':
-			if (!strcmp(optarg, "auto"))
-				t->apply_lsm = true;
-			else if (!strcmp(optarg, "off"))
-				t->apply_lsm = false;
-			else
-				return log_error("%s: --apparmor takes auto or off, not '%s'", cmd,
-						 optarg),
-				       -EINVAL;
+			if (parse_auto_off(cmd, "--apparmor", optarg, &t->apply_lsm) < 0)
+				return -EINVAL;
+			break;
+		case 's':
+			if (parse_auto_off(cmd, "--seccomp", optarg, &t->copy_seccomp) < 0)
+				return -EINVAL;
 			break;
 		case 'v':
 			log_verbose = true;
@@ -64,7 +75,7 @@ int target_opts_parse(struct target_opts *t, int argc, char **argv, const char *
 	return 0;
 }
 
-int target_opts_load(const struct target_opts *t, struct context *ctx)
+int target_opts_load(struct target_opts *t, struct context *ctx)
 {
 	pid_t pid;
 	int r;
@@ -74,5 +85,22 @@ int target_opts_load(const struct target_opts *t, struct context *ctx)
 	r = target_resolve_pid(t->target, &pid);
 	if (r < 0)
 		return r;
-	return context_load(ctx, pid);
+	r = context_load(ctx, pid);
+	if (r < 0)
+		return r;
+	if (t->copy_seccomp && ctx->status.seccomp == 2) {
+		r = seccomp_copy(pid, &t->seccomp);
+		if (r < 0) {
+			context_free(ctx);
+			return r;
+		}
+		log_info("copied %d seccomp filter(s) of process %d", t->seccomp.n, (int)pid);
+	}
+	return 0;
+}
+
+void target_opts_free(struct target_opts *t, struct context *ctx)
+{
+	seccomp_free(&t->seccomp);
+	context_free(ctx);
 }

@@ -5,15 +5,19 @@
 #include <stdio.h>
 
 #include "context.h"
+#include "seccomp.h"
 
 struct target_opts {
 	const char *target; /* NULL: none given */
 	char **argv; /* command, or NULL */
 	bool apply_lsm;
+	bool copy_seccomp;
+	struct seccomp_filters seccomp; /* filled by target_opts_load */
 };
 
 /* Returns 0, 1 after --help, or -EINVAL (message printed). */
 int target_opts_parse(struct target_opts *t, int argc, char **argv, const char *cmd,
 		      void (*usage)(FILE *));
-/* Resolves the target and snapshots it. Logs and returns -errno. */
-int target_opts_load(const struct target_opts *t, struct context *ctx);
+/* Resolves the target, snapshots it and copies its seccomp filters. Logs and returns -errno. */
+int target_opts_load(struct target_opts *t, struct context *ctx);
+void target_opts_free(struct target_opts *t, struct context *ctx);

@@ -162,7 +162,7 @@ def _journaled_worker(mnt, lockpath, journal, wid, seconds, seed):
                 os.ftruncate(fd, size)
                 entry = ("truncate", ino, size, 0, 0)
             elif op == "rename":
-                other = "f%d" % rnd.randrange(NFILES)
+                other = "f%d" % ((int(name[1:]) + rnd.randrange(1, NFILES)) % NFILES)
                 tmp = os.path.join(mnt, "tmp-%d" % wid)
                 os.rename(os.path.join(mnt, name), tmp)
                 os.rename(os.path.join(mnt, other), os.path.join(mnt, name))
@@ -391,13 +391,21 @@ def test_seeded_random_operations_match_native(env3, seed):
 # ---------------------------------------------------------------------------
 
 @pytest.mark.slow
-@pytest.mark.parametrize("cfg", ["default", "writeback"])
-def test_fio_random_writes_verify(mount_factory, cfg):
+@pytest.mark.parametrize("cfg,direct", [("default", 0), ("no-passthrough", 0), ("no-passthrough", 1),
+                                        ("writeback", 0)])
+def test_fio_random_writes_verify(mount_factory, cfg, direct):
     from conftest import CONFIGS
     e = mount_factory(CONFIGS[cfg])
-    r = H.run_cmd(["fio", "--name=verify", "--directory=" + e.mnt, "--size=24M", "--numjobs=2",
-                   "--rw=randwrite", "--bs=4k", "--bsrange=512-64k", "--ioengine=psync", "--verify=crc32c",
-                   "--do_verify=1", "--verify_fatal=1", "--group_reporting", "--minimal"], timeout=120)
+    r = H.run_cmd(["fio", "--name=verify", "--directory=" + e.mnt, "--size=32M", "--numjobs=2",
+                   "--rw=randwrite", "--bsrange=512-64k", "--ioengine=psync", "--verify=crc32c",
+                   "--direct=%d" % direct, "--do_verify=1", "--verify_fatal=1", "--group_reporting",
+                   "--minimal"], timeout=120)
+    assert r.returncode == 0, (r.stdout + r.stderr).decode(errors="replace")[-3000:]
+    # the data also verifies when read back from the backing files
+    H.drop_caches()
+    r = H.run_cmd(["fio", "--name=verify", "--directory=" + e.src, "--size=32M", "--numjobs=2",
+                   "--rw=randwrite", "--bsrange=512-64k", "--ioengine=psync", "--verify=crc32c",
+                   "--verify_only", "--verify_fatal=1", "--group_reporting", "--minimal"], timeout=120)
     assert r.returncode == 0, (r.stdout + r.stderr).decode(errors="replace")[-3000:]
 
 
