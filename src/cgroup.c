@@ -108,7 +108,7 @@ int cgroup_procs_path(const char *mountinfo, const char *line, char *out, size_t
 				while (plen && rel[plen - 1] == '/')
 					plen--; /* "/" is the hierarchy's root itself */
 				n = snprintf(out, size, "%s%s%.*s/cgroup.procs", mnt,
-					     (plen && rel[0] == '/') ? "" : "/", (int)plen, rel);
+					     (plen && rel[0] != '/') ? "/" : "", (int)plen, rel);
 				return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 			}
 		}
