@@ -220,6 +220,17 @@ static int setup_attach_view(struct launch *l, int sock, bool *proc_bound)
 	return r;
 }
 
+static int setup_bind_view(struct launch *l, bool *proc_bound)
+{
+	int tree = mountns_bind_enter(l->ctx), r;
+
+	if (tree < 0)
+		return tree;
+	r = mountns_bind_build_view(l->ctx, tree, l->base, proc_bound);
+	close(tree);
+	return r;
+}
+
 static void namespace_child(struct launch *l, pid_t parent, int sock, struct pty *pty)
 {
 	struct sigaction sa = { .sa_handler = forward_signal };
@@ -230,8 +241,10 @@ static void namespace_child(struct launch *l, pid_t parent, int sock, struct pty
 	die_with_parent(parent);
 	/* Before any namespace: a /proc whose thread-self is us, for the LSM label. */
 	host_proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (l->mode == LAUNCH_ATTACH)
+	if (l->mode == LAUNCH_ATTACH && l->backend == BACKEND_CNTRFS)
 		r = setup_attach_view(l, sock, &proc_bound);
+	else if (l->mode == LAUNCH_ATTACH)
+		r = setup_bind_view(l, &proc_bound);
 	else
 		r = mountns_enter_root(l->ctx);
 	/* With a terminal, prefer a pty of the container's devpts; H relays its master. */
@@ -319,7 +332,7 @@ int launch_run(struct launch *l)
 	close(sv[1]);
 	/* The session lives in the target's cgroups; the server stays where it is. */
 	cgroup_join(l->ctx->cgroup, child);
-	if (l->mode == LAUNCH_ATTACH && serve(l, sv[0], &se) < 0) {
+	if (l->mode == LAUNCH_ATTACH && l->backend == BACKEND_CNTRFS && serve(l, sv[0], &se) < 0) {
 		/* C reports its own failure; make sure it is gone. */
 		kill(child, SIGKILL);
 	}

@@ -18,9 +18,11 @@ struct cntrfs;
 struct seccomp_filters;
 
 enum launch_mode { LAUNCH_ATTACH, LAUNCH_EXEC };
+enum launch_backend { BACKEND_CNTRFS, BACKEND_BIND };
 
 struct launch {
 	enum launch_mode mode;
+	enum launch_backend backend; /* attach: how the fat view is made */
 	struct context *ctx;
 	char **argv; /* NULL: a login shell */
 	const char *base; /* attach: where the container's root appears */

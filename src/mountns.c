@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "idmap_tree.h"
 #include "util/log.h"
 
 /* Bound from the container over the fat view; directories keep their submounts. */
@@ -95,15 +96,11 @@ static int bind_from_container(int ctr_tree, const char *path, bool *bound)
 	return r;
 }
 
-int mountns_build_view(int fuse_mnt, int ctr_tree, const char *base, bool *proc_bound)
+/* The container's root at base, then its special files over the fat ones. */
+static int attach_container(int ctr_tree, const char *base, bool *proc_bound)
 {
 	struct stat st;
 
-	if (move_mount(fuse_mnt, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH) < 0)
-		return log_errno(errno, "attaching CntrFS");
-	/* The mount now sits on top of /; its fd is the way into it. */
-	if (fchdir(fuse_mnt) < 0 || chroot(".") < 0)
-		return log_errno(errno, "entering CntrFS");
 	if (stat(base, &st) < 0 || !S_ISDIR(st.st_mode))
 		return log_errno(ENOTDIR, "base directory %s in the fat view", base);
 	if (move_mount(ctr_tree, "", AT_FDCWD, base, MOVE_MOUNT_F_EMPTY_PATH) < 0)
@@ -120,6 +117,68 @@ int mountns_build_view(int fuse_mnt, int ctr_tree, const char *base, bool *proc_
 	if (chdir(base) < 0)
 		return log_errno(errno, "chdir %s", base);
 	return 0;
+}
+
+int mountns_build_view(int fuse_mnt, int ctr_tree, const char *base, bool *proc_bound)
+{
+	if (move_mount(fuse_mnt, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return log_errno(errno, "attaching CntrFS");
+	/* The mount now sits on top of /; its fd is the way into it. */
+	if (fchdir(fuse_mnt) < 0 || chroot(".") < 0)
+		return log_errno(errno, "entering CntrFS");
+	return attach_container(ctr_tree, base, proc_bound);
+}
+
+int mountns_bind_enter(const struct context *c)
+{
+	struct mount_attr private = { .propagation = MS_PRIVATE };
+	int own, tree;
+
+	/* A private copy of our own (the fat side's) mount namespace. */
+	if (unshare(CLONE_NEWNS) < 0)
+		return log_errno(errno, "creating the session's mount namespace");
+	if (mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return log_errno(errno, "making the session's mounts private");
+	own = c->ns_fd[NS_MNT] < 0 ? -1 : open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	if (c->ns_fd[NS_MNT] < 0) {
+		/* The target shares our mount namespace (not a container). */
+		tree = open_tree(AT_FDCWD, c->root_path,
+				 OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+		goto cloned;
+	}
+	if (own < 0)
+		return log_errno(errno, "opening our mount namespace");
+	/* A detached clone made in the container's namespace can be attached in ours. */
+	if (setns(c->ns_fd[NS_MNT], CLONE_NEWNS) < 0) {
+		close(own);
+		return log_errno(errno, "joining the mount namespace of process %d", (int)c->pid);
+	}
+	tree = open_tree(AT_FDCWD, c->root_path,
+			 OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+	if (setns(own, CLONE_NEWNS) < 0) {
+		close(own);
+		if (tree >= 0)
+			close(tree);
+		return log_errno(errno, "returning to the session's mount namespace");
+	}
+	close(own);
+cloned:
+	if (tree < 0)
+		return log_errno(errno, "cloning the container's root %s", c->root_path);
+	/* The clone keeps the container's peer groups: cut them before attaching. */
+	if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &private, sizeof(private)) < 0) {
+		close(tree);
+		return log_errno(errno, "making the container's tree private");
+	}
+	return tree;
+}
+
+int mountns_bind_build_view(const struct context *c, int ctr_tree, const char *base,
+			    bool *proc_bound)
+{
+	if (c->userns && idmap_tree_rebuild(c->ns_fd[NS_USER]) < 0)
+		return -EPERM;
+	return attach_container(ctr_tree, base, proc_bound);
 }
 
 int mountns_enter_root(const struct context *c)

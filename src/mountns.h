@@ -23,5 +23,14 @@ int mountns_enter(const struct context *c);
  */
 int mountns_build_view(int fuse_mnt, int ctr_tree, const char *base, bool *proc_bound);
 
+/*
+ * The bind back end: a private copy of our own mount namespace as the fat view
+ * (idmapped for user-namespaced targets), and a clone of the container's root
+ * made in its namespace. Returns the clone's fd or -errno.
+ */
+int mountns_bind_enter(const struct context *c);
+int mountns_bind_build_view(const struct context *c, int ctr_tree, const char *base,
+			    bool *proc_bound);
+
 /* exec: joins the mount namespace and chroots into the target's root. */
 int mountns_enter_root(const struct context *c);

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,6 +29,10 @@ static void usage(FILE *out)
 	      "      --apparmor MODE   auto (default): run under the target's AppArmor/SELinux\n"
 	      "                        label when it has one; off: keep ours\n"
 	      "      --seccomp MODE    auto (default): copy the target's seccomp filter; off\n"
+	      "      --backend B       cntrfs: the fat view through CntrFS (FUSE); bind: bind\n"
+	      "                        mounts (idmapped for user-namespaced targets); auto\n"
+	      "                        (default): bind unless the target is in a user\n"
+	      "                        namespace or the kernel lacks the mount API\n"
 	      "  -v, --verbose         report what is done\n"
 	      "  -h, --help            this text\n",
 	      out);
@@ -58,6 +64,25 @@ static int ensure_base(const char *base)
 	return 0;
 }
 
+/* The rule for --backend auto; see the README. */
+static enum launch_backend choose_backend(const char *wanted, const struct context *ctx)
+{
+	int probe;
+
+	if (!strcmp(wanted, "cntrfs"))
+		return BACKEND_CNTRFS;
+	if (!strcmp(wanted, "bind"))
+		return BACKEND_BIND;
+	/* User namespaces: CntrFS shifts ids on any filesystem; idmapping needs support. */
+	if (ctx->userns)
+		return BACKEND_CNTRFS;
+	probe = open_tree(AT_FDCWD, "/", OPEN_TREE_CLOEXEC);
+	if (probe < 0)
+		return BACKEND_CNTRFS; /* no mount API (ENOSYS) or filtered (EPERM) */
+	close(probe);
+	return BACKEND_BIND;
+}
+
 int cmd_attach(int argc, char **argv)
 {
 	struct target_opts t;
@@ -85,6 +110,19 @@ int cmd_attach(int argc, char **argv)
 		log_warn("process %d is not in a container: attaching to the host's namespaces",
 			 (int)ctx.pid);
 
+	l.backend = choose_backend(t.backend, &ctx);
+	log_info("back end: %s", l.backend == BACKEND_BIND ? "bind" : "cntrfs");
+	if (l.backend == BACKEND_BIND) {
+		l.ctx = &ctx;
+		l.argv = t.argv;
+		l.base = base;
+		l.apply_lsm = t.apply_lsm;
+		l.seccomp = t.seccomp.n ? &t.seccomp : NULL;
+		l.fuse_fd = -1;
+		status = launch_run(&l);
+		target_opts_free(&t, &ctx);
+		return status;
+	}
 	cntrfs_config_defaults(&cfg);
 	if (ctx.userns) {
 		/* Host root's files show as the container's root, and back. */

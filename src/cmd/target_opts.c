@@ -24,6 +24,7 @@ int target_opts_parse(struct target_opts *t, int argc, char **argv, const char *
 	static const struct option longopts[] = {
 		{ "apparmor", required_argument, NULL, 'a' },
 		{ "seccomp", required_argument, NULL, 's' },
+		{ "backend", required_argument, NULL, 'b' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -33,6 +34,7 @@ int target_opts_parse(struct target_opts *t, int argc, char **argv, const char *
 	memset(t, 0, sizeof(*t));
 	t->apply_lsm = true;
 	t->copy_seccomp = true;
+	t->backend = "auto";
 	optind = 1;
 	opterr = 0;
 	/* '+': stop at TARGET, so the command's own options are left alone. */
@@ -45,6 +47,14 @@ int target_opts_parse(struct target_opts *t, int argc, char **argv, const char *
 		case 's':
 			if (parse_auto_off(cmd, "--seccomp", optarg, &t->copy_seccomp) < 0)
 				return -EINVAL;
+			break;
+		case 'b':
+			if (strcmp(optarg, "auto") != 0 && strcmp(optarg, "cntrfs") != 0 &&
+			    strcmp(optarg, "bind") != 0)
+				return log_error(
+					"%s: --backend takes cntrfs, bind or auto, not '%s'", cmd,
+					optarg);
+			t->backend = optarg;
 			break;
 		case 'v':
 			log_verbose = true;

@@ -12,6 +12,7 @@ struct target_opts {
 	char **argv; /* command, or NULL */
 	bool apply_lsm;
 	bool copy_seccomp;
+	const char *backend; /* attach: "cntrfs", "bind" or "auto" */
 	struct seccomp_filters seccomp; /* filled by target_opts_load */
 };
 
