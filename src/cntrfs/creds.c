@@ -107,12 +107,15 @@ int creds_become_caller(struct fuse_req *req, mode_t mask)
 {
 	struct cntrfs *fs = req_fs(req);
 	struct cntrfs_thread *t = req->worker_data;
-	uid_t uid = idmap_to_inside(&fs->cfg.uid_map, req->in->uid);
-	gid_t gid = idmap_to_inside(&fs->cfg.gid_map, req->in->gid);
+	uint32_t uid, gid;
 
 	umask(mask & 07777);
 	if (!t)
 		return -ENOMEM;
+	/* A caller without an on-disk id could only create files owned by nobody. */
+	if (idmap_map_inside(&fs->cfg.uid_map, req->in->uid, &uid) < 0 ||
+	    idmap_map_inside(&fs->cfg.gid_map, req->in->gid, &gid) < 0)
+		return -EOVERFLOW;
 	if (t->groups_pid != (pid_t)req->in->pid || t->groups_uid != uid) {
 		load_groups(fs, t, (pid_t)req->in->pid, uid);
 		if (syscall(SYS_setgroups, t->ngroups, t->groups) < 0)
@@ -129,6 +132,35 @@ int creds_become_caller(struct fuse_req *req, mode_t mask)
 		t->fsuid = uid;
 	}
 	return 0;
+}
+
+bool creds_caller_capable(struct fuse_req *req, int cap)
+{
+	char path[64], buf[4096], *p;
+	struct stat ours, theirs;
+	unsigned long long eff;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%u/ns/user", req->in->pid);
+	/* Capabilities in a child user namespace do not count here. */
+	if (stat("/proc/self/ns/user", &ours) < 0 || stat(path, &theirs) < 0 ||
+	    ours.st_ino != theirs.st_ino)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%u/status", req->in->pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	p = strstr(buf, "\nCapEff:");
+	if (!p)
+		return false;
+	eff = strtoull(p + strlen("\nCapEff:"), NULL, 16);
+	return cap >= 0 && cap < 64 && (eff & (1ULL << cap));
 }
 
 void creds_become_server(struct fuse_req *req)

@@ -7,6 +7,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "fuse/session.h"
@@ -30,6 +31,12 @@ void creds_thread_stop(void *fs, void *thread);
 int creds_become_caller(struct fuse_req *req, mode_t umask);
 /* Back to the server's root identity. */
 void creds_become_server(struct fuse_req *req);
+
+/*
+ * Whether the request's caller has capability cap in the server's user
+ * namespace (what capable() would say for it). Reads /proc; for rare calls.
+ */
+bool creds_caller_capable(struct fuse_req *req, int cap);
 
 /* Parses the "Groups:" line of a /proc/PID/status text. Returns the count or -EINVAL. */
 int creds_parse_groups(const char *status, gid_t *groups, int max);

@@ -92,12 +92,24 @@ uint32_t idmap_to_outside(const struct idmap *m, uint32_t id)
 	return IDMAP_OVERFLOW;
 }
 
+int idmap_map_inside(const struct idmap *m, uint32_t id, uint32_t *out)
+{
+	if (m->n == 0) {
+		*out = id;
+		return 0;
+	}
+	for (unsigned k = 0; k < m->n; k++) {
+		if (id >= m->ext[k].outside && id - m->ext[k].outside < m->ext[k].count) {
+			*out = m->ext[k].inside + (id - m->ext[k].outside);
+			return 0;
+		}
+	}
+	return -EOVERFLOW;
+}
+
 uint32_t idmap_to_inside(const struct idmap *m, uint32_t id)
 {
-	if (m->n == 0)
-		return id;
-	for (unsigned k = 0; k < m->n; k++)
-		if (id >= m->ext[k].outside && id - m->ext[k].outside < m->ext[k].count)
-			return m->ext[k].inside + (id - m->ext[k].outside);
-	return IDMAP_OVERFLOW;
+	uint32_t out;
+
+	return idmap_map_inside(m, id, &out) < 0 ? IDMAP_OVERFLOW : out;
 }

@@ -32,3 +32,5 @@ bool idmap_is_identity(const struct idmap *m);
 uint32_t idmap_to_outside(const struct idmap *m, uint32_t id);
 /* Caller's id -> on-disk id; IDMAP_OVERFLOW when unmapped. */
 uint32_t idmap_to_inside(const struct idmap *m, uint32_t id);
+/* The same, but an unmapped id is an error (-EOVERFLOW), as on idmapped mounts. */
+int idmap_map_inside(const struct idmap *m, uint32_t id, uint32_t *out);

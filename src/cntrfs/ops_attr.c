@@ -69,11 +69,15 @@ static int apply_setattr(struct cntrfs *fs, const struct fuse_setattr_in *in, in
 
 	snprintf(name, sizeof(name), "%d", fd);
 	if (in->valid & (FATTR_UID | FATTR_GID)) {
-		uid_t uid = (in->valid & FATTR_UID) ? idmap_to_inside(&fs->cfg.uid_map, in->uid)
-						    : (uid_t)-1;
-		gid_t gid = (in->valid & FATTR_GID) ? idmap_to_inside(&fs->cfg.gid_map, in->gid)
-						    : (gid_t)-1;
+		uint32_t uid = (uint32_t)-1, gid = (uint32_t)-1;
 
+		/* An id with no on-disk counterpart cannot be stored. */
+		if ((in->valid & FATTR_UID) &&
+		    idmap_map_inside(&fs->cfg.uid_map, in->uid, &uid) < 0)
+			return -EOVERFLOW;
+		if ((in->valid & FATTR_GID) &&
+		    idmap_map_inside(&fs->cfg.gid_map, in->gid, &gid) < 0)
+			return -EOVERFLOW;
 		if (fchownat(fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 			return -errno;
 	}

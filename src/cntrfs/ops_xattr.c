@@ -4,6 +4,7 @@
  * opening devices or fifos.
  */
 #include <errno.h>
+#include <linux/capability.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 
 #include "cntrfs/acl.h"
 #include "cntrfs/args.h"
+#include "cntrfs/creds.h"
 #include "cntrfs/fs.h"
 #include "fuse/reply.h"
 
@@ -78,11 +80,6 @@ static ssize_t fetch_value(const char *path, const char *name, void *buf, size_t
 	return getxattr(path, name, buf, len);
 }
 
-static ssize_t fetch_list(const char *path, const char *name, void *buf, size_t len)
-{
-	return listxattr(path, buf, len);
-}
-
 void op_getxattr(struct fuse_req *req, const void *arg, size_t len)
 {
 	const struct fuse_getxattr_in *in = ARG_STRUCT(struct fuse_getxattr_in, arg, len);
@@ -95,15 +92,65 @@ void op_getxattr(struct fuse_req *req, const void *arg, size_t len)
 	reply_xattr(req, in->size, fetch_value, name);
 }
 
+/* Drops "trusted." names, which only CAP_SYS_ADMIN may see. Returns the new length. */
+static size_t hide_trusted(char *list, size_t len)
+{
+	size_t out = 0;
+
+	for (size_t i = 0; i < len;) {
+		size_t n = strnlen(list + i, len - i) + 1;
+
+		if (strncmp(list + i, "trusted.", 8) != 0) {
+			memmove(list + out, list + i, n);
+			out += n;
+		}
+		i += n;
+	}
+	return out;
+}
+
 void op_listxattr(struct fuse_req *req, const void *arg, size_t len)
 {
 	const struct fuse_getxattr_in *in = ARG_STRUCT(struct fuse_getxattr_in, arg, len);
+	struct cntrfs *fs = req_fs(req);
+	struct inode *i = req_inode(req);
+	char path[64], *buf;
+	ssize_t n;
+	int fd;
 
 	if (!in) {
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	reply_xattr(req, in->size, fetch_list, NULL);
+	/* The whole list, even for a size probe: filtering changes its length. */
+	buf = malloc(XATTR_MAX);
+	fd = buf ? inode_get_fd(&fs->inodes, i) : -ENOMEM;
+	if (fd < 0) {
+		free(buf);
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	proc_path(path, sizeof(path), fd);
+	n = listxattr(path, buf, XATTR_MAX);
+	inode_put_fd(&fs->inodes, i);
+	if (n < 0) {
+		fuse_reply_err(req, errno);
+	} else {
+		/* The server runs as root: do what the backing fs would for the caller. */
+		if (memmem(buf, (size_t)n, "trusted.", 8) &&
+		    !creds_caller_capable(req, CAP_SYS_ADMIN))
+			n = (ssize_t)hide_trusted(buf, (size_t)n);
+		if (in->size == 0) {
+			struct fuse_getxattr_out out = { .size = (uint32_t)n };
+
+			fuse_reply_data(req, &out, sizeof(out));
+		} else if ((size_t)n > in->size) {
+			fuse_reply_err(req, ERANGE);
+		} else {
+			fuse_reply_data(req, buf, (size_t)n);
+		}
+	}
+	free(buf);
 }
 
 void op_setxattr(struct fuse_req *req, const void *arg, size_t len)
