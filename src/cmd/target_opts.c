@@ -22,6 +22,7 @@ int target_opts_parse(struct target_opts *t, int argc, char **argv, const char *
 		      void (*usage)(FILE *))
 {
 	static const struct option longopts[] = {
+		{ "type", required_argument, NULL, 't' },
 		{ "apparmor", required_argument, NULL, 'a' },
 		{ "seccomp", required_argument, NULL, 's' },
 		{ "backend", required_argument, NULL, 'b' },
@@ -38,8 +39,13 @@ int target_opts_parse(struct target_opts *t, int argc, char **argv, const char *
 	optind = 1;
 	opterr = 0;
 	/* '+': stop at TARGET, so the command's own options are left alone. */
-	while ((c = getopt_long(argc, argv, "+:vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:t:vh", longopts, NULL)) != -1) {
 		switch (c) {
+		case 't':
+			if (target_types_check(optarg) < 0)
+				return -EINVAL;
+			t->types = optarg;
+			break;
 		case 'a':
 			if (parse_auto_off(cmd, "--apparmor", optarg, &t->apply_lsm) < 0)
 				return -EINVAL;
@@ -92,7 +98,7 @@ int target_opts_load(struct target_opts *t, struct context *ctx)
 
 	if (!t->target)
 		return log_errno(EINVAL, "no TARGET given");
-	r = target_resolve_pid(t->target, &pid);
+	r = target_resolve(t->target, t->types, &pid);
 	if (r < 0)
 		return r;
 	r = context_load(ctx, pid);

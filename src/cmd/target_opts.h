@@ -1,4 +1,4 @@
-/* Options shared by attach and exec: TARGET, --apparmor, -v, and the command after "--". */
+/* Options shared by attach and exec: TARGET, -t, --apparmor, -v, and the command after "--". */
 #pragma once
 
 #include <stdbool.h>
@@ -9,6 +9,7 @@
 
 struct target_opts {
 	const char *target; /* NULL: none given */
+	const char *types; /* -t list, NULL: the default order */
 	char **argv; /* command, or NULL */
 	bool apply_lsm;
 	bool copy_seccomp;

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "target/resolvers.h"
 #include "target/target.h"
 #include "util/log.h"
 #include "util/parse.h"
@@ -33,20 +34,32 @@ static char process_state(pid_t pid)
 	return *p;
 }
 
-int target_resolve_pid(const char *name, pid_t *pid)
+int target_process_id(const char *name, struct target_hit *hit)
 {
 	uint64_t v;
 	char state;
 
 	if (parse_uint(name, 1, 4194304, &v) < 0)
-		return log_errno(EINVAL, "'%s' is not a process id", name);
+		return target_fail(hit, -EINVAL, "'%s' is not a process id", name);
 	state = process_state((pid_t)v);
 	if (!state)
-		return log_errno(ESRCH, "no process with pid %s", name);
+		return target_fail(hit, -ESRCH, "no process with pid %s", name);
 	if (state == 'Z' || state == 'X')
-		return log_errno(ESRCH, "process %s is a zombie (it has exited)", name);
+		return target_fail(hit, -ESRCH, "process %s is a zombie (it has exited)", name);
 	if ((pid_t)v == getpid())
-		return log_errno(EINVAL, "process %s is cntr itself", name);
-	*pid = (pid_t)v;
+		return target_fail(hit, -EINVAL, "process %s is cntr itself", name);
+	hit->pid = (pid_t)v;
+	hit->exact = true;
+	return 0;
+}
+
+int target_resolve_pid(const char *name, pid_t *pid)
+{
+	struct target_hit hit = { 0 };
+	int r = target_process_id(name, &hit);
+
+	if (r < 0)
+		return log_errno(-r, "%s", hit.why);
+	*pid = hit.pid;
 	return 0;
 }

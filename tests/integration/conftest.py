@@ -46,11 +46,10 @@ def cntr_binary():
 
 @pytest.fixture(scope="session", autouse=True)
 def fusectl():
-    """fusectl lets the harness abort a hung connection; mount it if needed."""
-    mounted = H.ensure_fusectl()
-    yield
-    if mounted:
-        subprocess.run(["umount", H.FUSECTL], timeout=10)
+    """fusectl lets the harness abort a hung connection; mount it if needed.
+    It stays mounted afterwards (as systemd would have it): another test
+    session running at the same time may rely on it."""
+    H.ensure_fusectl()
 
 
 def _supports_xattr_acl(d):
@@ -71,7 +70,7 @@ def _supports_xattr_acl(d):
 def base_dir():
     """A world-traversable scratch directory on a filesystem with user/trusted
     xattrs and POSIX ACLs (the root ext4 here; else an ext4 image on a loop device)."""
-    base = tempfile.mkdtemp(prefix="cntr-it-", dir="/tmp")
+    base = tempfile.mkdtemp(prefix="cntr-mount-it-", dir="/tmp")
     os.chmod(base, 0o755)
     loop_mnt = None
     if not _supports_xattr_acl(base):
@@ -124,9 +123,13 @@ def _watchdog(request):
 
     def fire():
         fired.append(True)
-        sys.stderr.write("\n*** %s exceeded its %ss deadline; tracebacks:\n" % (request.node.nodeid, limit))
-        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
         H.emergency_abort("deadline of %s" % request.node.nodeid)
+        try:  # pytest's captured sys.stderr has no usable fileno: use the real one
+            sys.__stderr__.write("\n*** %s exceeded its %ss deadline; tracebacks:\n" % (request.node.nodeid, limit))
+            sys.__stderr__.flush()
+            faulthandler.dump_traceback(file=sys.__stderr__, all_threads=True)
+        except Exception:  # noqa: BLE001 - the abort above is what matters
+            pass
 
     t = threading.Timer(limit, fire)
     t.daemon = True

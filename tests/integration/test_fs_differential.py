@@ -767,6 +767,35 @@ def test_readdir_while_entries_are_being_deleted(env, ahead):
     differential(env, scn, setup=setup, timeout=60)
 
 
+@pytest.mark.parametrize("opts", [["--no-readdirplus"], ["--no-parallel-dirops"], ["--no-readdirplus", "--threads", "1"]],
+                         ids=["no-readdirplus", "no-parallel-dirops", "no-readdirplus-1-thread"])
+def test_readdir_and_deletion_with_directory_options(mount_factory, opts):
+    e = mount_factory(opts)
+
+    def scn(r):
+        entries = sorted((x.name, x.is_dir(follow_symlinks=False), x.is_symlink()) for x in os.scandir(r.p("big")))
+        r.note("entries", entries)
+        r.note("count", len(entries))
+        names = sorted(os.listdir(r.p("big")))
+        for i, n in enumerate(names):  # rm -rf style, with readdir interleaved
+            p = os.path.join(r.p("big"), n)
+            if i % 2:
+                r.rec("remove %d" % i, lambda p=p: (shutil.rmtree(p) if os.path.isdir(p) and not os.path.islink(p)
+                                                    else os.unlink(p)) or "ok")
+        r.listdir("big")
+    differential(e, scn, setup=_make_mixed_dir, timeout=60)
+
+
+def test_statvfs_fields_match_native(env):
+    def scn(r):
+        r.rec("statvfs", lambda: {f: getattr(os.statvfs(r.root), f)
+                                  for f in ("f_bsize", "f_frsize", "f_blocks", "f_files", "f_namemax")})
+        fd = r.open("", O_RDONLY | os.O_DIRECTORY)
+        r._fd("fstatvfs", fd, lambda f: os.fstatvfs(f).f_namemax)
+        r.close(fd)
+    differential(env, scn)
+
+
 def test_rmtree_of_a_large_directory(env):
     def scn(r):
         r.call("rmtree", lambda: shutil.rmtree(r.p("big")) or "ok")

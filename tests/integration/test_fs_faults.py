@@ -251,3 +251,45 @@ def test_detached_server_is_not_in_the_callers_session(mount_factory):
     finally:
         subprocess.run(["umount", e.mnt], capture_output=True, timeout=20)
         _cleanup(e)
+
+
+@pytest.mark.parametrize("detached", [False, True], ids=["foreground", "detached"])
+def test_relative_src_and_mnt_paths_work_in_both_modes(workdir, detached):
+    import uuid
+    tag = uuid.uuid4().hex[:8]
+    src, mnt = "rel-src-" + tag, "rel-mnt-" + tag
+    os.mkdir(os.path.join(workdir, src))
+    os.mkdir(os.path.join(workdir, mnt))
+    absmnt = os.path.join(workdir, mnt)
+    with open(os.path.join(workdir, src, "f"), "w") as f:
+        f.write("relative")
+    args = [H.cntr_bin(), "mount"] + ([] if detached else ["-f"]) + [src, mnt + "/"]
+    err = open(os.path.join(workdir, "rel.err"), "wb")
+    p = subprocess.Popen(args, cwd=workdir, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                         start_new_session=True)
+    try:
+        if detached:
+            assert p.wait(timeout=20) == 0, open(err.name).read()
+        ok = H.wait_until(lambda: H.mount_at(absmnt) is not None, 10)
+        assert ok, "nothing mounted on %s; stderr: %s" % (absmnt, open(err.name).read())
+        H.register_conn(absmnt, H.mount_at(absmnt)["majmin"])
+        assert open(os.path.join(absmnt, "f")).read() == "relative"
+        r = subprocess.run(["umount", absmnt], capture_output=True, timeout=20)
+        assert r.returncode == 0, r.stderr
+        if not detached:
+            assert p.wait(timeout=10) == 0
+        assert H.wait_until(lambda: not [q for q in H.server_pids_for(src) if H.pid_alive(q)], 10)
+    finally:
+        err.close()
+        if p.poll() is None:
+            p.kill()
+            p.wait(timeout=10)
+        m = H.mount_at(absmnt)
+        if m:
+            H.abort_connection(m["majmin"])
+            H.umount2(absmnt, H.MNT_DETACH)
+        for q in H.server_pids_for(src):
+            try:
+                os.kill(q, 9)
+            except OSError:
+                pass

@@ -415,3 +415,81 @@ def test_dbench_runs_clean(env):
     out = (r.stdout + r.stderr).decode(errors="replace")
     assert r.returncode == 0, out[-3000:]
     assert "ERROR" not in out and "failed" not in out.lower(), out[-3000:]
+
+
+def _namespace_worker(mnt, wid, seconds, seed):
+    """Creates, renames, links and unlinks its own names in a shared directory;
+    returns the set of names it believes exist at the end."""
+    rnd = random.Random(seed)
+    d = os.path.join(mnt, "shared")
+    mine = set()
+    deadline = time.monotonic() + seconds
+    n = 0
+    while time.monotonic() < deadline:
+        n += 1
+        op = rnd.random()
+        if op < 0.4 or not mine:
+            name = "w%d-%d" % (wid, n)
+            with open(os.path.join(d, name), "wb") as f:
+                f.write(name.encode())
+            mine.add(name)
+        elif op < 0.6:
+            old = rnd.choice(sorted(mine))
+            new = "w%d-r%d" % (wid, n)
+            os.rename(os.path.join(d, old), os.path.join(d, new))
+            mine.discard(old)
+            mine.add(new)
+        elif op < 0.7:
+            src = rnd.choice(sorted(mine))
+            new = "w%d-l%d" % (wid, n)
+            os.link(os.path.join(d, src), os.path.join(d, new))
+            mine.add(new)
+        elif op < 0.9:
+            old = rnd.choice(sorted(mine))
+            os.unlink(os.path.join(d, old))
+            mine.discard(old)
+        else:
+            listing = set(os.listdir(d))
+            if not mine <= listing:
+                raise AssertionError("readdir misses %r" % sorted(mine - listing)[:5])
+    return sorted(mine)
+
+
+def _run_namespace_workers(root, n=4, seconds=3.0):
+    import threading
+    os.mkdir(os.path.join(root, "shared"))
+    results, threads = {}, []
+    for w in range(n):
+        def go(w=w):
+            try:
+                results[w] = run_child(_namespace_worker, root, w, seconds, 50 + w, timeout=30)
+            except Exception as ex:  # noqa: BLE001
+                results[w] = ex
+        t = threading.Thread(target=go)
+        t.start()
+        threads.append(t)
+    for t in threads:
+        t.join(40)
+    return results
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cfg", ["default", "writeback", "no-keep-cache"])
+def test_concurrent_creates_renames_links_unlinks_in_one_directory(mount_factory, cfg):
+    """Each worker checks that readdir lists all of its own files (which exist
+    for the whole listing) while the others change the same directory. Run
+    natively first: there it always holds."""
+    from conftest import CONFIGS
+    e = mount_factory(CONFIGS.get(cfg, ["--no-keep-cache"]))
+    native = _run_namespace_workers(e.native)
+    assert all(isinstance(v, list) for v in native.values()), "native run failed: %r" % native
+    results = _run_namespace_workers(e.mnt)
+    assert len(results) == 4 and all(isinstance(v, list) for v in results.values()), results
+    expected = set().union(*[set(v) for v in results.values()])
+    listing = os.listdir(e.m("shared"))
+    assert len(listing) == len(set(listing)), "duplicate readdir entries"
+    assert set(listing) == expected
+    assert set(os.listdir(e.s("shared"))) == expected
+    wb = cfg == "writeback"
+    problems = H.compare_with_backing(e.mnt, e.src, check_ctime=not wb, check_mtime=not wb)
+    assert not problems, "\n".join(problems)

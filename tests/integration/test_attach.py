@@ -1,0 +1,1400 @@
+"""Integration tests for `cntr attach`, against real slim containers (slimctr.py).
+
+Run as root with Debian's pytest:
+
+    /usr/bin/python3 -m pytest tests/integration/test_attach.py
+
+Every property the session inherits is checked against the target's own /proc
+entries as the host sees them. Sessions that must be inspected from the host
+run `sleep <unique number>` and are found by that command line.
+
+After every test (autouse fixture `no_leftovers`): no cntr process of ours
+(recognised by a token in its environment), no process in a container's pid
+namespace besides the ones the fixtures started, the container's mountinfo as
+it was when the container started, no new fuse.cntrfs mount on the host, no
+temp file named after cntr, nothing new in the host's /var/lib/cntr.
+
+The helpers here are shared with test_exec.py and test_attach_tty.py.
+"""
+
+import atexit
+import ctypes
+import itertools
+import os
+import random
+import re
+import select
+import signal
+import stat
+import subprocess
+import tempfile
+import time
+import uuid
+
+import pytest
+
+import cntr_helpers as H
+from slimctr import SlimContainer, USERNS_BASE, USERNS_COUNT
+
+CNTR = os.path.realpath(H.cntr_bin())
+# Every cntr we start carries this in its environment: that is how leftovers are found.
+TOKEN = "cntr-it-session-" + uuid.uuid4().hex
+# The PATH handed to cntr; the last entry proves the session's PATH is ours.
+HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/cntr-it-path-marker"
+# cntr's TMPDIR: it must stay empty.
+CNTR_TMPDIR = tempfile.mkdtemp(prefix="cntr-it-tmpdir-")
+atexit.register(lambda: os.path.isdir(CNTR_TMPDIR) and not os.listdir(CNTR_TMPDIR) and os.rmdir(CNTR_TMPDIR))
+MARKER = "slim-container-marker\n"
+# The plain container's /etc/localtime (the host's is UTC): the session's `date` must say JST.
+TOKYO = "/usr/share/zoneinfo/Asia/Tokyo"
+NS_SHARED = ("cgroup", "ipc", "net", "pid", "uts", "user", "time")
+
+CAP = {"CHOWN": 0, "NET_BIND_SERVICE": 10, "NET_ADMIN": 12, "NET_RAW": 13, "SYS_CHROOT": 18,
+       "SYS_PTRACE": 19, "SYS_ADMIN": 21, "MKNOD": 27}
+FUSE_RDEV = os.makedev(10, 229)
+PTMX_RDEV = os.makedev(5, 2)
+
+
+def bits(*names):
+    v = 0
+    for n in names:
+        v |= 1 << CAP[n]
+    return v
+
+
+def last_cap():
+    with open("/proc/sys/kernel/cap_last_cap") as f:
+        return int(f.read())
+
+
+ALL_CAPS = (1 << (last_cap() + 1)) - 1
+
+
+# ---------------------------------------------------------------------------
+# /proc reading
+# ---------------------------------------------------------------------------
+
+def read(path, mode="r"):
+    with open(path, mode) as f:
+        return f.read()
+
+
+def proc_status(pid):
+    """/proc/PID/status as a dict of strings (tabs collapsed)."""
+    res = {}
+    for line in read("/proc/%d/status" % pid).splitlines():
+        k, _, v = line.partition(":")
+        res[k] = " ".join(v.split())
+    return res
+
+
+def parse_status(text):
+    res = {}
+    for line in text.splitlines():
+        k, _, v = line.partition(":")
+        res[k] = " ".join(v.split())
+    return res
+
+
+def caps_of(status):
+    return {k: int(status[k], 16) for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")}
+
+
+def ns_links(pid, names=NS_SHARED + ("mnt",)):
+    return {n: os.readlink("/proc/%d/ns/%s" % (pid, n)) for n in names}
+
+
+def environ_of(pid):
+    data = read("/proc/%d/environ" % pid, "rb")
+    return dict(e.decode().split("=", 1) for e in data.split(b"\0") if e)
+
+
+def parse_env(data):
+    if isinstance(data, bytes):
+        data = data.decode()
+    sep = "\0" if "\0" in data else "\n"
+    return dict(e.split("=", 1) for e in data.split(sep) if e)
+
+
+def all_pids():
+    return [int(d) for d in os.listdir("/proc") if d.isdigit()]
+
+
+def find_by_cmdline(argv):
+    """Host pids whose command line is exactly argv."""
+    want = b"\0".join(a.encode() for a in argv) + b"\0"
+    res = []
+    for pid in all_pids():
+        try:
+            if read("/proc/%d/cmdline" % pid, "rb") == want:
+                res.append(pid)
+        except OSError:
+            pass
+    return res
+
+
+def wait_for_cmdline(argv, timeout=15, proc=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = find_by_cmdline(argv)
+        if found:
+            return found[0]
+        if proc is not None and proc.poll() is not None:
+            out, err = proc.communicate()
+            raise AssertionError("cntr exited (%s) before %r started; stdout %r stderr %r"
+                                 % (proc.returncode, argv, out, err))
+        time.sleep(0.02)
+    raise AssertionError("no process %r appeared within %ss" % (argv, timeout))
+
+
+def token_procs():
+    """Processes whose environment holds our token: the cntr processes we started."""
+    res = []
+    needle = TOKEN.encode()
+    for pid in all_pids():
+        if pid == os.getpid():
+            continue
+        try:
+            if needle in read("/proc/%d/environ" % pid, "rb"):
+                res.append(pid)
+        except OSError:
+            pass
+    return res
+
+
+def pidns_members(nslink):
+    res = []
+    for pid in all_pids():
+        try:
+            if os.readlink("/proc/%d/ns/pid" % pid) == nslink:
+                res.append(pid)
+        except OSError:
+            pass
+    return res
+
+
+def describe(pid):
+    try:
+        st = read("/proc/%d/stat" % pid)
+        state = st[st.rindex(")") + 2]
+        cmd = read("/proc/%d/cmdline" % pid, "rb").replace(b"\0", b" ").decode(errors="replace")
+        wchan = read("/proc/%d/wchan" % pid)
+        return "%d [%s wchan=%s] %s" % (pid, state, wchan, cmd)
+    except (OSError, ValueError):
+        return "%d (gone)" % pid
+
+
+def proc_state(pid):
+    try:
+        st = read("/proc/%d/stat" % pid)
+        return st[st.rindex(")") + 2]
+    except (OSError, ValueError):
+        return None
+
+
+def fd_rdevs(pid):
+    """{fd: (target, rdev or None)} of a host process."""
+    res = {}
+    d = "/proc/%d/fd" % pid
+    for fd in os.listdir(d):
+        try:
+            target = os.readlink(os.path.join(d, fd))
+            st = os.stat(os.path.join(d, fd))
+            rdev = st.st_rdev if stat.S_ISCHR(st.st_mode) else None
+        except OSError:
+            continue
+        res[int(fd)] = (target, rdev)
+    return res
+
+
+def assert_no_fuse_or_ptmx_fds(pid, what):
+    bad = {fd: t for fd, (t, rdev) in fd_rdevs(pid).items() if rdev in (FUSE_RDEV, PTMX_RDEV)}
+    assert not bad, "%s (pid %d) holds /dev/fuse or a pty master: %r" % (what, pid, bad)
+
+
+def host_mounts():
+    return {(m["id"], m["mountpoint"], m["fstype"]) for m in H.mounts()}
+
+
+def tree_state(root):
+    """Names, types, modes, owners, sizes, mtimes and ctimes under root."""
+    res = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for p in [dirpath] + [os.path.join(dirpath, n) for n in dirnames + filenames]:
+            st = os.lstat(p)
+            res[os.path.relpath(p, root)] = (st.st_mode, st.st_uid, st.st_gid, st.st_size,
+                                             st.st_mtime_ns, st.st_ctime_ns)
+    return res
+
+
+def temp_names():
+    res = set()
+    for d in ("/tmp", "/var/tmp", "/dev/shm"):
+        try:
+            for n in os.listdir(d):
+                # Test scratch dirs (cntr-it-*, cntr-mount-it-*, ...) come and go with other runs.
+                if "cntr" in n.lower() and "-it-" not in n and not n.startswith("cntr-demo"):
+                    res.add(os.path.join(d, n))
+        except OSError:
+            pass
+    return res
+
+
+def host_base_listing():
+    try:
+        return sorted(os.listdir("/var/lib/cntr"))
+    except OSError:
+        return None
+
+
+# ---------------------------------------------------------------------------
+# running cntr
+# ---------------------------------------------------------------------------
+
+def cntr_env(**extra):
+    env = {"PATH": HOST_PATH, "HOME": "/root", "SHELL": "/bin/sh", "LANG": "C", "TMPDIR": CNTR_TMPDIR,
+           "CNTR_IT_TOKEN": TOKEN, "CNTR_IT_HOST_ONLY": "host-only-variable"}
+    for k, v in extra.items():
+        if v is None:
+            env.pop(k, None)
+        else:
+            env[k] = v
+    return env
+
+
+def cntr_argv(sub, target, cmd=None, args=()):
+    argv = [CNTR, sub] + list(args)
+    if target is not None:
+        argv.append(str(target))
+    if cmd is not None:
+        argv += ["--"] + list(cmd)
+    return argv
+
+
+def run(argv, input=None, timeout=30, env=None, **kw):
+    """subprocess.run with a bound; stdin is /dev/null unless input is given."""
+    if input is None and "stdin" not in kw:
+        kw["stdin"] = subprocess.DEVNULL
+    try:
+        return subprocess.run(argv, input=input, capture_output=True, timeout=timeout,
+                              env=env if env is not None else cntr_env(), **kw)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("timed out after %ss: %r" % (timeout, argv))
+
+
+def cntr(sub, target, cmd=None, args=(), **kw):
+    return run(cntr_argv(sub, target, cmd, args), **kw)
+
+
+def attach_sh(target, script, **kw):
+    return cntr("attach", target, ["/bin/sh", "-c", script], **kw)
+
+
+def ok(p):
+    """Asserts rc 0 and no stderr; returns stdout as text."""
+    assert p.returncode == 0 and p.stderr == b"", \
+        "rc %d, stdout %r, stderr %r" % (p.returncode, p.stdout[:2000], p.stderr[:2000])
+    return p.stdout.decode()
+
+
+def unique_secs():
+    return "1000.%06d" % random.randrange(10 ** 6)
+
+
+class Live:
+    """A cntr session running in the background whose command ends in
+    `sleep <unique>`; .sleep is that sleep's host pid, .shell its parent.
+    With direct=True the command is the sleep itself (.shell is then cntr's)."""
+
+    def __init__(self, sub, target, before="", args=(), env=None, shell="/bin/sh", direct=False):
+        self.secs = unique_secs()
+        script = before + "sleep %s; echo after-sleep" % self.secs
+        cmd = ["sleep", self.secs] if direct else [shell, "-c", script]
+        self.argv = cntr_argv(sub, target, cmd, args)
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env=env if env is not None else cntr_env())
+        try:
+            self.sleep = wait_for_cmdline(["sleep", self.secs], proc=self.proc)
+            self.shell = int(proc_status(self.sleep)["PPid"])
+        except BaseException:
+            self.kill()
+            raise
+
+    def finish(self, timeout=15):
+        """Ends the sleep; returns (rc, stdout, stderr)."""
+        try:
+            os.kill(self.sleep, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        return self.wait(timeout)
+
+    def wait(self, timeout=15):
+        try:
+            out, err = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError("cntr did not exit within %ss" % timeout)
+        return self.proc.returncode, out, err
+
+    def kill(self):
+        """Cleanup: kills cntr and the sleep (which a failed test may have orphaned)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        if getattr(self, "sleep", None) and find_by_cmdline(["sleep", self.secs]):
+            try:
+                os.kill(self.sleep, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            self.proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.kill()
+
+
+# ---------------------------------------------------------------------------
+# containers
+# ---------------------------------------------------------------------------
+
+libc = ctypes.CDLL(None, use_errno=True)
+PR_SET_KEEPCAPS = 8
+PR_CAPBSET_DROP = 24
+PR_SET_NO_NEW_PRIVS = 38
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_RAISE = 2
+
+
+class CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+
+
+def _ck(ret, what):
+    if ret != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, "%s: %s" % (what, os.strerror(e)))
+
+
+def _prctl(*args):
+    a = [ctypes.c_ulong(x) for x in args] + [ctypes.c_ulong(0)] * (5 - len(args))
+    _ck(libc.prctl(ctypes.c_int(args[0]), *a[1:]), "prctl %r" % (args,))
+
+
+def _capset(eff, prm, inh):
+    hdr = CapHeader(0x20080522, 0)
+    data = (CapData * 2)()
+    for i in range(2):
+        data[i].effective = (eff >> (32 * i)) & 0xffffffff
+        data[i].permitted = (prm >> (32 * i)) & 0xffffffff
+        data[i].inheritable = (inh >> (32 * i)) & 0xffffffff
+    _ck(libc.capset(ctypes.byref(hdr), data), "capset")
+
+
+_ctr_counter = itertools.count(1)
+# Containers alive in this run; the leftover check looks into each of them.
+LIVE_CTRS = []
+
+
+class Ctr:
+    """A SlimContainer with what the tests compare against."""
+
+    def __init__(self, base, name, cgroup=False, files=None, **opts):
+        self.root = os.path.join(base, "%s-%d-%d" % (name, os.getpid(), next(_ctr_counter)))
+        os.mkdir(self.root)
+        os.chmod(self.root, 0o755)
+        self.userns = opts.get("userns", False)
+        self.slim = SlimContainer(self.root, **opts)
+        for rel, data in (files or {}).items():
+            with open(os.path.join(self.root, rel), "wb") as f:
+                f.write(data)
+        self.cgroup_dirs = []
+        self.want_cgroup = cgroup
+        self.pid = None
+        self.extra = []  # target processes started in it
+
+    def start(self):
+        try:
+            self.slim.start()
+            self.pid = self.slim.pid
+            if self.want_cgroup:
+                self.cgroup_dirs = make_cgroups(os.path.basename(self.root))
+                move_to_cgroups(self.pid, self.cgroup_dirs)
+            self.pidns = os.readlink("/proc/%d/ns/pid" % self.pid)
+            self.ns = ns_links(self.pid)
+            self.mountinfo = read("/proc/%d/mountinfo" % self.pid)
+            self.allowed = {self.pid}
+        except BaseException:
+            self.stop()
+            raise
+        LIVE_CTRS.append(self)
+        return self
+
+    def stop(self):
+        if self in LIVE_CTRS:
+            LIVE_CTRS.remove(self)
+        for p in self.extra:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.slim.stop()
+        remove_cgroups(self.cgroup_dirs)
+        self.cgroup_dirs = []
+
+    def alive(self):
+        return proc_state(self.pid) not in (None, "Z")
+
+    def spawn(self, **kw):
+        pid = spawn_target(self, **kw)
+        self.extra.append(pid)
+        self.allowed.add(pid)
+        return pid
+
+    def problems(self):
+        """Strays in its pid namespace; changes to its mount table."""
+        out = []
+        if not self.alive():
+            return out
+        # Zombies are ignored: the slim init never reaps, and they hold nothing.
+        strays = [p for p in pidns_members(self.pidns) if p not in self.allowed and proc_state(p) != "Z"]
+        if strays:
+            out.append("processes left in container %d: %s" % (self.pid, "; ".join(map(describe, strays))))
+        try:
+            now = read("/proc/%d/mountinfo" % self.pid)
+        except OSError:
+            return out
+        if now != self.mountinfo:
+            out.append("mountinfo of container %d changed (its root %s %s):\n--- before\n%s--- now\n%s"
+                       % (self.pid, self.root, "exists" if os.path.isdir(self.root) else "is gone",
+                          self.mountinfo, now))
+        return out
+
+
+def start_ctr(base, name, **opts):
+    return Ctr(base, name, **opts).start()
+
+
+def spawn_target(ctr, uid=0, gid=0, groups=(), bnd=None, prm=None, inh=0, amb=0, umask=0o022,
+                 nnp=False, argv=None, env=None, timeout=10):
+    """Starts a process in ctr's namespaces and root with these credentials;
+    returns its host pid. With argv it execs that (in the container's root),
+    else it stays a Python process that keeps exactly the capabilities given."""
+    r, w = os.pipe()
+    middle = os.fork()
+    if middle == 0:
+        try:
+            os.close(r)
+            names = ["ipc", "uts", "net", "cgroup", "pid", "mnt"]
+            fds = {n: os.open("/proc/%d/ns/%s" % (ctr.pid, n), os.O_RDONLY) for n in names + ["user"]}
+            rootfd = os.open("/proc/%d/root" % ctr.pid, os.O_RDONLY | os.O_DIRECTORY)
+            for n in names:
+                _ck(libc.setns(fds[n], 0), "setns " + n)
+            os.fchdir(rootfd)
+            os.chroot(".")
+            os.chdir("/")
+            if ctr.userns:
+                _ck(libc.setns(fds["user"], 0), "setns user")
+            for fd in list(fds.values()) + [rootfd]:
+                os.close(fd)
+            child = os.fork()
+            if child == 0:
+                try:
+                    os.setgroups(list(groups))
+                    os.setresgid(gid, gid, gid)
+                    if bnd is not None:
+                        for cap in range(last_cap() + 1):
+                            if not bnd & (1 << cap):
+                                _prctl(PR_CAPBSET_DROP, cap)
+                    _prctl(PR_SET_KEEPCAPS, 1)
+                    os.setresuid(uid, uid, uid)
+                    p = prm if prm is not None else (bnd if bnd is not None else ALL_CAPS)
+                    _capset(p, p, inh)
+                    for cap in range(last_cap() + 1):
+                        if amb & (1 << cap):
+                            _prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap)
+                    _prctl(PR_SET_KEEPCAPS, 0)
+                    os.umask(umask)
+                    if nnp:
+                        _prctl(PR_SET_NO_NEW_PRIVS, 1)
+                    if argv:
+                        os.execve(argv[0], argv, env or {})
+                    os.write(w, b"ready\n")
+                    while True:
+                        time.sleep(3600)
+                except BaseException as e:  # noqa: BLE001
+                    os.write(w, ("error %r\n" % (e,)).encode())
+                finally:
+                    os._exit(1)
+            os.write(w, ("pid %d\n" % child).encode())
+        except BaseException as e:  # noqa: BLE001
+            os.write(w, ("error %r\n" % (e,)).encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    buf = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            rd, _, _ = select.select([r], [], [], 0.1)
+            if rd:
+                chunk = os.read(r, 4096)
+                if not chunk:
+                    break
+                buf += chunk
+                if b"ready\n" in buf or b"error" in buf:
+                    break
+    finally:
+        os.close(r)
+        os.waitpid(middle, 0)
+    m = re.search(rb"pid (\d+)\n", buf)
+    pid = int(m.group(1)) if m else None
+    if b"error" in buf or not pid:
+        if pid:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        raise RuntimeError("spawning a target in container %d failed: %r" % (ctr.pid, buf))
+    if argv:  # wait for the exec
+        name = os.path.basename(argv[0]).encode()[:15]
+        ok_ = H.wait_until(lambda: read("/proc/%d/comm" % pid, "rb").strip() == name, 10)
+        assert ok_, "target %d did not exec %r" % (pid, argv)
+    return pid
+
+
+# --- cgroups: the container gets its own, so joining them is observable ---
+
+def make_cgroups(name):
+    """A child cgroup of ours in every mounted hierarchy; returns the dirs."""
+    mounts = H.mounts()
+    dirs = []
+    for line in read("/proc/self/cgroup").splitlines():
+        _, ctrls, path = line.split(":", 2)
+        if ctrls == "":
+            m = next((m for m in mounts if m["fstype"] == "cgroup2"), None)
+        else:
+            want = set(ctrls.split(","))
+            m = next((m for m in mounts if m["fstype"] == "cgroup" and want <= set(m["superopts"])), None)
+        if m is None or m["root"] != "/":
+            continue
+        parent = m["mountpoint"] + path.rstrip("/")
+        d = os.path.join(parent, "cntr-it-" + name)
+        try:
+            os.mkdir(d)
+            if "cpuset" in ctrls.split(","):
+                for f in ("cpuset.cpus", "cpuset.mems"):
+                    with open(os.path.join(d, f), "w") as fh:
+                        fh.write(read(os.path.join(parent, f)).strip())
+        except OSError:
+            continue
+        dirs.append(d)
+    return dirs
+
+
+def move_to_cgroups(pid, dirs):
+    for d in dirs:
+        try:
+            with open(os.path.join(d, "cgroup.procs"), "w") as f:
+                f.write(str(pid))
+        except OSError:
+            pass
+
+
+def remove_cgroups(dirs):
+    for d in reversed(dirs):
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                os.rmdir(d)
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+
+
+# ---------------------------------------------------------------------------
+# fixtures
+# ---------------------------------------------------------------------------
+
+def _leftovers(before_mounts):
+    problems = []
+    tp = token_procs()
+    if tp:
+        problems.append("cntr processes left: " + "; ".join(map(describe, tp)))
+    for c in list(LIVE_CTRS):
+        problems += c.problems()
+    # New mounts on the host where a session could leave one: on /, at the base
+    # dir, in our scratch dir. (Other test files mount elsewhere concurrently.)
+    ours = ["/var/lib/cntr"] + [os.path.dirname(c.root) for c in LIVE_CTRS]
+    new = [m for m in host_mounts() - before_mounts
+           if m[1] == "/" or any(m[1] == r or m[1].startswith(r + "/") for r in ours)]
+    if new:
+        problems.append("mounts left on the host: %r" % (new,))
+    return problems
+
+
+@pytest.fixture(autouse=True)
+def no_leftovers():
+    before_mounts = host_mounts()
+    before_tmp = temp_names()
+    before_base = host_base_listing()
+    yield
+    problems = []
+    deadline = time.monotonic() + 5
+    while True:
+        problems = _leftovers(before_mounts)
+        if not problems or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    new_tmp = (temp_names() - before_tmp) | {os.path.join(CNTR_TMPDIR, n) for n in os.listdir(CNTR_TMPDIR)}
+    if new_tmp:
+        problems.append("temp files left: %r" % sorted(new_tmp))
+    after_base = host_base_listing()
+    if before_base is not None and after_base != before_base:
+        problems.append("the host's /var/lib/cntr changed: %r -> %r" % (before_base, after_base))
+    if problems:
+        # Clean up so that later tests start from a clean state, then fail.
+        for pid in token_procs():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for c in list(LIVE_CTRS):
+            for pid in pidns_members(c.pidns):
+                if pid not in c.allowed:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+            # A changed mount table is reported once, then becomes the new baseline.
+            try:
+                c.mountinfo = read("/proc/%d/mountinfo" % c.pid)
+            except OSError:
+                pass
+        pytest.fail("left behind after the test:\n" + "\n".join(problems), pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def plain(base_dir):
+    """A container with /proc and /dev, in cgroups of its own."""
+    c = start_ctr(base_dir, "plain", cgroup=True, files={"etc/localtime": read(TOKYO, "rb")})
+    yield c
+    c.stop()
+
+
+@pytest.fixture(scope="module")
+def userns_ctr(base_dir):
+    c = start_ctr(base_dir, "userns", userns=True)
+    yield c
+    c.stop()
+
+
+@pytest.fixture(scope="module")
+def bare(base_dir):
+    """No /proc and no /dev mounted in the container."""
+    c = start_ctr(base_dir, "bare", proc=False, dev=False)
+    yield c
+    c.stop()
+
+
+@pytest.fixture(scope="module")
+def ro_ctr(base_dir):
+    c = start_ctr(base_dir, "ro", readonly=True)
+    yield c
+    c.stop()
+
+
+def _self_bnd():
+    return int(proc_status(os.getpid())["CapBnd"], 16)
+
+
+# An unprivileged application process: uid/gid 1000, more groups, a narrow
+# bounding set, an ambient capability, umask 027, no_new_privs, no HOME.
+APP = dict(uid=1000, gid=1000, groups=(1000, 2000, 3000),
+           inh=bits("NET_BIND_SERVICE", "CHOWN"), prm=bits("NET_BIND_SERVICE", "CHOWN"),
+           amb=bits("NET_BIND_SERVICE"), umask=0o027, nnp=True,
+           argv=["/bin/sleep", "100000"], env={"PATH": "/bin", "APP_MARKER": "app-env"})
+# A root process whose permitted set is smaller than its bounding set (it did
+# not exec after dropping them): the session's bounding set must shrink to it.
+ROOTCAPS_DROP_BND = bits("SYS_ADMIN")
+ROOTCAPS_DROP_PRM = bits("NET_ADMIN", "SYS_PTRACE")
+
+
+@pytest.fixture(scope="module")
+def app_target(plain):
+    bnd = _self_bnd() & ~bits("SYS_ADMIN", "NET_RAW", "MKNOD")
+    pid = plain.spawn(bnd=bnd, **APP)
+    st = proc_status(pid)
+    assert st["Uid"].split()[0] == "1000" and st["NoNewPrivs"] == "1", st
+    return pid
+
+
+@pytest.fixture(scope="module")
+def userns_app_target(userns_ctr):
+    """uid/gid 1000 with groups 1000 and 2000 inside the user namespace (host 101000...)."""
+    pid = userns_ctr.spawn(uid=1000, gid=1000, groups=(1000, 2000), prm=0, umask=0o002,
+                           argv=["/bin/sleep", "100000"], env={"PATH": "/bin"})
+    st = proc_status(pid)
+    assert st["Uid"].split()[0] == str(USERNS_BASE + 1000), st
+    assert sorted(st["Groups"].split()) == [str(USERNS_BASE + 1000), str(USERNS_BASE + 2000)], st
+    return pid
+
+
+@pytest.fixture(scope="module")
+def rootcaps_target(plain):
+    bnd = _self_bnd() & ~ROOTCAPS_DROP_BND
+    pid = plain.spawn(bnd=bnd, prm=bnd & ~ROOTCAPS_DROP_PRM, groups=(0, 10, 4242), umask=0o077)
+    st = caps_of(proc_status(pid))
+    assert st["CapPrm"] != st["CapBnd"], st
+    return pid
+
+
+def expected_caps(target_pid, userns_root_uid=None):
+    """The capability sets a session of target_pid should have: the target's,
+    with the bounding set also limited to the permitted set for root targets."""
+    st = proc_status(target_pid)
+    c = caps_of(st)
+    uid = int(st["Uid"].split()[1])
+    if userns_root_uid is not None:
+        uid -= userns_root_uid
+    exp = dict(c)
+    if uid == 0:
+        exp["CapBnd"] = c["CapBnd"] & c["CapPrm"]
+    return exp
+
+
+def hexcaps(c):
+    return {k: hex(v) for k, v in c.items()}
+
+
+def session_status(target, sub="attach", args=()):
+    """/proc/self/status of the session's command itself (no shell in between)."""
+    cat = "/usr/bin/cat" if sub == "attach" else "/bin/cat"
+    p = cntr(sub, target, [cat, "/proc/self/status"], args=args)
+    return parse_status(ok(p))
+
+
+BACKENDS = ("cntrfs", "bind")
+
+
+@pytest.fixture(params=BACKENDS)
+def be(request):
+    """The --backend arguments: the attach tests run with each back end."""
+    return ["--backend", request.param]
+
+
+def mountinfo_entries(text):
+    res = []
+    for line in text.splitlines():
+        left, right = line.split(" - ", 1)
+        lf, rf = left.split(), right.split()
+        res.append({"majmin": lf[2], "root": lf[3], "mountpoint": lf[4], "fstype": rf[0]})
+    return res
+
+
+# ---------------------------------------------------------------------------
+# namespaces, cgroups, mounts: from inside and from the host
+# ---------------------------------------------------------------------------
+
+NS_SCRIPT = 'for n in cgroup ipc net pid uts user time mnt; do echo "$n $(readlink /proc/self/ns/$n)"; done'
+
+
+def test_namespaces_from_inside(plain, be):
+    out = ok(attach_sh(plain.pid, NS_SCRIPT, args=be))
+    inside = dict(line.split(" ", 1) for line in out.splitlines())
+    for n in NS_SHARED:
+        assert inside[n] == plain.ns[n], "namespace %s: session %s, target %s" % (n, inside[n], plain.ns[n])
+    assert inside["mnt"] != plain.ns["mnt"], "the session must have its own mount namespace"
+    assert inside["mnt"] != os.readlink("/proc/self/ns/mnt")
+
+
+def test_live_session_seen_from_host(plain, be):
+    with Live("attach", plain.pid, args=be) as s:
+        host = ns_links(s.sleep)
+        for n in NS_SHARED:
+            assert host[n] == plain.ns[n], n
+        assert host["mnt"] not in (plain.ns["mnt"], os.readlink("/proc/self/ns/mnt"))
+        assert os.readlink("/proc/%d/ns/mnt" % s.shell) == host["mnt"]
+        # The command is inside the container's pid namespace, one level below ours.
+        nspid = proc_status(s.sleep)["NSpid"].split()
+        assert len(nspid) == 2 and nspid[0] == str(s.sleep), nspid
+        assert len(proc_status(s.shell)["NSpid"].split()) == 2
+        # The container's own mount table does not see the session.
+        assert read("/proc/%d/mountinfo" % plain.pid) == plain.mountinfo
+        # The session's table: the container's own mounts (the same superblocks) below the base dir.
+        session = mountinfo_entries(read("/proc/%d/mountinfo" % s.sleep))
+        ctr = mountinfo_entries(plain.mountinfo)
+        for sub in ("proc", "dev", "dev/pts"):
+            theirs = [m["majmin"] for m in ctr if m["mountpoint"] == "/" + sub]
+            ours = [m["majmin"] for m in session if m["mountpoint"] == "/var/lib/cntr/" + sub]
+            bound = [m["majmin"] for m in session if m["mountpoint"] == "/" + sub]
+            assert theirs and ours and ours[-1] == theirs[-1], (sub, theirs, ours)
+            assert bound and bound[-1] == theirs[-1], (sub, theirs, bound)
+        # Neither /dev/fuse nor a pty master reaches the session.
+        assert_no_fuse_or_ptmx_fds(s.sleep, "session command")
+        assert_no_fuse_or_ptmx_fds(s.shell, "session shell")
+        rc, out, err = s.finish()
+    assert (rc, out) == (0, b"after-sleep\n") and b"cntr:" not in err, (rc, out, err)
+
+
+def test_cgroups_are_the_targets(plain, be):
+    """Checked over several sessions: joining the cgroups must not race with the command's start."""
+    target_cg = read("/proc/%d/cgroup" % plain.pid)
+    assert target_cg != read("/proc/self/cgroup"), "the container should have cgroups of its own"
+    wrong = []
+    for _ in range(8):
+        with Live("attach", plain.pid, args=be, direct=True) as s:
+            got = read("/proc/%d/cgroup" % s.sleep)
+            if got != target_cg:
+                wrong.append(got)
+            s.finish()
+    assert not wrong, "%d of 8 sessions were not in the target's cgroups %r; first: %r" % (
+        len(wrong), target_cg, wrong[0])
+
+
+def test_fat_view(plain, be):
+    out = ok(attach_sh(plain.pid, "grep ' / / ' /proc/self/mountinfo | tail -1; "
+                                  "stat -L -c '%d %i' /usr/bin/python3; cat /etc/os-release", args=be))
+    top, ids, rest = out.split("\n", 2)
+    if be[1] == "cntrfs":
+        assert " - fuse.cntrfs " in top, top
+    else:
+        host_root = [m for m in H.mounts() if m["mountpoint"] == "/"][-1]
+        assert (" - %s " % host_root["fstype"]) in top, top
+    st = os.stat("/usr/bin/python3")
+    dev, ino = (int(x) for x in ids.split())
+    assert ino == st.st_ino
+    if be[1] == "bind":
+        assert dev == st.st_dev
+    assert rest == read("/etc/os-release")
+
+
+def test_no_pty_without_a_terminal(plain):
+    p = attach_sh(plain.pid, "tty; echo rc=$?; test -t 0 || echo stdin-not-tty")
+    assert p.stdout == b"not a tty\nrc=1\nstdin-not-tty\n", p
+    p = attach_sh(plain.pid, "tty; test -t 1 || echo stdout-not-tty", input=b"")
+    assert p.stdout == b"not a tty\nstdout-not-tty\n", p
+
+
+def test_fds_from_inside(plain, be):
+    out = ok(attach_sh(plain.pid, 'for f in /proc/$$/fd/*; do echo "$f -> $(readlink $f)"; done', args=be))
+    assert "/proc/" in out
+    assert "fuse" not in out and "ptmx" not in out, out
+
+
+# ---------------------------------------------------------------------------
+# credentials
+# ---------------------------------------------------------------------------
+
+def test_identity_of_root_container(plain, be):
+    st = session_status(plain.pid, args=be)
+    tgt = proc_status(plain.pid)
+    for k in ("Uid", "Gid", "Groups", "NoNewPrivs", "Umask"):
+        assert st[k] == tgt[k], k
+    assert hexcaps(caps_of(st)) == hexcaps(expected_caps(plain.pid))
+    out = ok(attach_sh(plain.pid, "id -u; id -g", args=be))
+    assert out == "0\n0\n"
+
+
+def test_identity_of_unprivileged_target(plain, app_target, be):
+    st = session_status(app_target, args=be)
+    tgt = proc_status(app_target)
+    for k in ("Uid", "Gid", "NoNewPrivs", "Umask"):
+        assert st[k] == tgt[k], (k, st[k], tgt[k])
+    assert sorted(st["Groups"].split()) == sorted(tgt["Groups"].split()) == ["1000", "2000", "3000"]
+    got, want = caps_of(st), expected_caps(app_target)
+    assert hexcaps(got) == hexcaps(want)
+    assert want["CapAmb"] == bits("NET_BIND_SERVICE") and want["CapBnd"] & bits("SYS_ADMIN") == 0
+    assert st["NoNewPrivs"] == "1" and st["Umask"] == "0027"
+    out = ok(attach_sh(app_target, "id -u; id -g; id -G; umask; echo $HOME", args=be))
+    assert out.split("\n")[:5] == ["1000", "1000", "1000 2000 3000", "0027", "/"], out
+
+
+def test_bounding_set_of_root_target_is_limited_to_its_permitted_set(plain, rootcaps_target, be):
+    st = session_status(rootcaps_target, args=be)
+    tgt = proc_status(rootcaps_target)
+    c = caps_of(tgt)
+    got = caps_of(st)
+    assert hex(got["CapBnd"]) == hex(c["CapBnd"] & c["CapPrm"]), (hex(c["CapBnd"]), hex(c["CapPrm"]))
+    assert got["CapBnd"] & ROOTCAPS_DROP_PRM == 0
+    assert hexcaps(got) == hexcaps(expected_caps(rootcaps_target))
+    assert st["Umask"] == "0077" == tgt["Umask"]
+    assert sorted(st["Groups"].split()) == sorted(tgt["Groups"].split()) == ["0", "10", "4242"]
+
+
+# ---------------------------------------------------------------------------
+# environment, files, tools
+# ---------------------------------------------------------------------------
+
+def test_environment(plain, be):
+    p = cntr("attach", plain.pid, ["/usr/bin/env", "-0"], args=be, env=cntr_env(TERM="xterm-cntr-it"))
+    env = parse_env(p.stdout)
+    ok(p)
+    want = environ_of(plain.pid)
+    want["PATH"] = HOST_PATH
+    want["CNTR_TARGET_PID"] = "1"
+    assert env == want
+
+
+def test_environment_fallbacks_and_target_pid(plain, app_target, be):
+    p = cntr("attach", app_target, ["/usr/bin/env", "-0"], args=be)
+    env = parse_env(p.stdout)
+    ok(p)
+    local_pid = proc_status(app_target)["NSpid"].split()[-1]
+    assert local_pid != "1"
+    assert env == {"PATH": HOST_PATH, "APP_MARKER": "app-env", "HOME": "/", "CNTR_TARGET_PID": local_pid}
+
+
+def test_working_directory_and_container_root(plain, be):
+    out = ok(attach_sh(plain.pid, "pwd; cat /var/lib/cntr/marker; ls -a /var/lib/cntr", args=be))
+    lines = out.split("\n")
+    assert lines[0] == "/var/lib/cntr"
+    assert lines[1] + "\n" == MARKER
+    assert sorted(x for x in lines[2:] if x not in ("", ".", "..")) == sorted(os.listdir(plain.root))
+
+
+def test_base_dir_override(plain, workdir, be):
+    base = os.path.join(workdir, "alt-base")
+    os.mkdir(base)
+    out = ok(attach_sh(plain.pid, "pwd; cat marker; test -e /var/lib/cntr/marker && echo default-too || echo only-here",
+                       args=be, env=cntr_env(CNTR_BASE_DIR=base)))
+    assert out == "%s\n%sonly-here\n" % (base, MARKER)
+    assert os.listdir(base) == [], "the base directory on the host must stay empty"
+
+
+def test_host_tools_work(plain, workdir, be):
+    with open(os.path.join(workdir, "hello.c"), "w") as f:
+        f.write('#include <stdio.h>\nint main(void){puts("hello from gcc");return 0;}\n')
+    script = ("/usr/bin/python3 -c 'import os,sys; print(sys.version_info[0], os.getuid(), "
+              "open(\"/var/lib/cntr/marker\").read().strip())'; "
+              "stat --version | head -1; stat -c %s /var/lib/cntr/marker; "
+              "gcc -o {w}/hello {w}/hello.c && {w}/hello").format(w=workdir)
+    out = ok(attach_sh(plain.pid, script, args=be))
+    lines = out.split("\n")
+    assert lines[0] == "3 0 slim-container-marker", out
+    assert lines[1].startswith("stat (GNU coreutils)"), out
+    assert lines[2:4] == [str(len(MARKER)), "hello from gcc"], out
+
+
+def test_bound_files_are_the_containers(plain, be):
+    script = ("cat /etc/hosts; echo ==; cat /etc/resolv.conf; echo ==; cat /etc/hostname; echo ==; "
+              "cat /etc/passwd; echo ==; cat /etc/group; echo ==; hostname; echo ==; "
+              "tr '\\0' ' ' </proc/1/cmdline; echo; echo ==; ls -A /dev; echo ==; ls -A /sys | wc -l; "
+              "echo ==; date +%Z; cmp /etc/localtime /var/lib/cntr/etc/localtime && echo same-localtime")
+    parts = ok(attach_sh(plain.pid, script, args=be)).split("==\n")
+    for name, part in zip(["hosts", "resolv.conf", "hostname", "passwd", "group"], parts):
+        assert part == read(os.path.join(plain.root, "etc", name)), name
+    assert "slim-hosts-marker" in parts[0] and "# slim-resolv-marker" in parts[1]
+    assert parts[5] == "slim\n"
+    assert parts[6] == "sleep 100000 \n"
+    assert sorted(parts[7].split()) == sorted(os.listdir("/proc/%d/root/dev" % plain.pid))
+    assert parts[8] == "%d\n" % len(os.listdir("/proc/%d/root/sys" % plain.pid))
+    assert parts[9] == "JST\nsame-localtime\n"
+
+
+def test_default_backend(plain, userns_ctr):
+    """auto: bind for an ordinary container, CntrFS for a user-namespaced one."""
+    for ctr, want in ((plain, None), (userns_ctr, "fuse.cntrfs")):
+        p = attach_sh(ctr.pid, "grep ' / / ' /proc/self/mountinfo | tail -1; cat /var/lib/cntr/marker",
+                      args=["-v"])
+        assert p.returncode == 0, p
+        top, marker = p.stdout.decode().split("\n", 1)
+        assert marker == MARKER
+        if want:
+            assert " - %s " % want in top, top
+            assert b"cntrfs" in p.stderr
+        else:
+            assert "fuse.cntrfs" not in top, top
+            assert b"bind" in p.stderr
+
+
+# ---------------------------------------------------------------------------
+# stdio and exit status
+# ---------------------------------------------------------------------------
+
+def test_stdout_is_byte_exact(plain, be):
+    p = attach_sh(plain.pid, "printf 'a\\nb'", args=be)
+    assert (p.returncode, p.stdout, p.stderr) == (0, b"a\nb", b"")
+    p = attach_sh(plain.pid, "printf out; printf err >&2", args=be)
+    assert (p.returncode, p.stdout, p.stderr) == (0, b"out", b"err")
+
+
+def test_binary_data_through_cat(plain, be):
+    data = os.urandom(3 << 20) + bytes(range(256)) + b"\r\n\x03\x04\x1a\x00"
+    p = cntr("attach", plain.pid, ["/usr/bin/cat"], input=data, timeout=60, args=be)
+    assert p.returncode == 0 and p.stderr == b""
+    assert len(p.stdout) == len(data) and p.stdout == data
+
+
+def test_stdin_eof_ends_cat(plain, be):
+    proc = subprocess.Popen(cntr_argv("attach", plain.pid, ["/usr/bin/cat"], be), stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cntr_env())
+    try:
+        proc.stdin.write(b"line one\n")
+        proc.stdin.flush()
+        time.sleep(0.3)
+        assert proc.poll() is None, "cat ended before its stdin did"
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("cat did not see EOF on stdin")
+        out, err = proc.stdout.read(), proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for f in (proc.stdout, proc.stderr):
+            f.close()
+    assert (proc.returncode, out, err) == (0, b"line one\n", b"")
+
+
+@pytest.mark.parametrize("script,rc", [
+    ("exit 0", 0),
+    ("exit 42", 42),
+    ("kill -KILL $$", 128 + 9),
+    ("kill -TERM $$", 128 + 15),
+    ("kill -SEGV $$", 128 + 11),
+])
+def test_exit_status(plain, script, rc):
+    p = attach_sh(plain.pid, script)
+    assert p.returncode == rc, (p.returncode, p.stderr)
+
+
+def test_missing_command_is_127(plain):
+    p = cntr("attach", plain.pid, ["/no/such/command"])
+    assert p.returncode == 127, (p.returncode, p.stderr)
+    assert p.stderr.startswith(b"cntr: ") and b"/no/such/command" in p.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_signals_to_cntr_reach_the_command(plain, sig):
+    with Live("attach", plain.pid, direct=True) as s:
+        os.kill(s.proc.pid, sig)
+        rc, out, err = s.wait()
+        assert rc == 128 + sig, (rc, out, err)
+        assert proc_state(s.sleep) in (None, "Z")
+
+
+def test_default_command_is_login_shell(plain):
+    p = cntr("attach", plain.pid, None, input=b"shopt -q login_shell && echo LOGIN; echo \"$0\"; exit 3\n",
+             env=cntr_env(SHELL="/bin/bash"))
+    assert (p.returncode, p.stdout) == (3, b"LOGIN\n/bin/bash\n"), p
+
+
+def test_no_shell_variable_falls_back_to_bin_sh(plain):
+    p = cntr("attach", plain.pid, None, input=b"echo \"$0\" $CONTAINER_MARKER; exit 5\n", env=cntr_env(SHELL=None))
+    assert (p.returncode, p.stdout) == (5, b"/bin/sh slim-env\n"), p
+
+
+# ---------------------------------------------------------------------------
+# the container is not changed
+# ---------------------------------------------------------------------------
+
+def test_container_untouched(plain, be):
+    before_tree = tree_state(plain.root)
+    before_mi = read("/proc/%d/mountinfo" % plain.pid)
+    with Live("attach", plain.pid, args=be,
+              before="ls -R /var/lib/cntr >/dev/null; cat /etc/hosts /etc/passwd >/dev/null; ") as s:
+        assert read("/proc/%d/mountinfo" % plain.pid) == before_mi
+        s.finish()
+    assert read("/proc/%d/mountinfo" % plain.pid) == before_mi == plain.mountinfo
+    assert tree_state(plain.root) == before_tree
+
+
+def test_readonly_root(ro_ctr, be):
+    before = tree_state(ro_ctr.root)
+    p = attach_sh(ro_ctr.pid, "cat /var/lib/cntr/marker; cat /etc/hosts; "
+                              "touch /var/lib/cntr/new 2>&1 && echo WROTE; python3 -c 'print(6*7)'", args=be)
+    assert p.returncode == 0, p
+    out = p.stdout.decode()
+    assert out.startswith(MARKER + read(os.path.join(ro_ctr.root, "etc/hosts"))), out
+    assert "Read-only file system" in out and "WROTE" not in out, out
+    assert out.endswith("42\n"), out
+    assert tree_state(ro_ctr.root) == before
+
+
+def test_container_without_proc_and_dev(bare, be):
+    before = tree_state(bare.root)
+    p = attach_sh(bare.pid, "grep -c ' /proc proc ' /proc/self/mountinfo", args=be)
+    assert p.stdout == b"1\n", "no procfs at /proc in the session: %r" % p
+    p = attach_sh(bare.pid, "readlink /proc/self/ns/pid; tr '\\0' ' ' </proc/1/cmdline; echo; "
+                            "ls /proc | grep -c '^[0-9]'; echo $CNTR_TARGET_PID; cat /var/lib/cntr/marker; "
+                            "ls -A /dev | wc -l", args=be)
+    assert p.returncode == 0, p
+    lines = p.stdout.decode().split("\n")
+    assert lines[0] == bare.ns["pid"]
+    assert lines[1] == "sleep 100000 "
+    # Only the container's processes: its init, the shell, ls and grep.
+    assert 2 <= int(lines[2]) <= 6, lines
+    assert lines[3] == "1"
+    assert lines[4] + "\n" == MARKER
+    # /dev is the container's (an empty directory), bound over the host's.
+    assert lines[5] == str(len(os.listdir(os.path.join(bare.root, "dev"))))
+    assert read("/proc/%d/mountinfo" % bare.pid) == bare.mountinfo
+    assert os.listdir(os.path.join(bare.root, "proc")) == []
+    assert tree_state(bare.root) == before
+
+
+# ---------------------------------------------------------------------------
+# user-namespaced container
+# ---------------------------------------------------------------------------
+
+def test_userns_namespaces_and_identity(userns_ctr, be):
+    out = ok(attach_sh(userns_ctr.pid, NS_SCRIPT + "; id -u; id -g; cat /proc/self/uid_map", args=be))
+    lines = out.splitlines()
+    inside = dict(line.split(" ", 1) for line in lines[:8])
+    for n in NS_SHARED:
+        assert inside[n] == userns_ctr.ns[n], n
+    assert inside["mnt"] != userns_ctr.ns["mnt"]
+    assert lines[8:10] == ["0", "0"]
+    assert lines[10].split() == ["0", str(USERNS_BASE), str(USERNS_COUNT)]
+    st = session_status(userns_ctr.pid, args=be)
+    tgt = proc_status(userns_ctr.pid)
+    assert st["Uid"] == "0 0 0 0" and st["Gid"] == "0 0 0 0"
+    assert tgt["Uid"].split()[0] == str(USERNS_BASE)
+    assert hexcaps(caps_of(st)) == hexcaps(expected_caps(userns_ctr.pid, userns_root_uid=USERNS_BASE))
+    assert st["NoNewPrivs"] == tgt["NoNewPrivs"] and st["Umask"] == tgt["Umask"]
+
+
+def test_userns_unprivileged_target(userns_ctr, userns_app_target, be):
+    st = session_status(userns_app_target, args=be)
+    assert st["Uid"] == "1000 1000 1000 1000" and st["Gid"] == "1000 1000 1000 1000", st
+    assert sorted(st["Groups"].split()) == ["1000", "2000"], st
+    assert st["Umask"] == "0002"
+    assert hexcaps(caps_of(st)) == hexcaps(expected_caps(userns_app_target))
+    out = ok(attach_sh(userns_app_target, "id -u; id -G; echo $CNTR_TARGET_PID", args=be))
+    assert out.split("\n")[:3] == ["1000", "1000 2000", proc_status(userns_app_target)["NSpid"].split()[-1]]
+
+
+def test_userns_ids_are_shifted(userns_ctr, workdir, be):
+    host_file = os.path.join(workdir, "by-container-root")
+    inside_file = os.path.join(userns_ctr.root, "tmp", "made-inside")
+    script = ("stat -c '%u %g' /usr/bin/python3 /var/lib/cntr/marker; "
+              "touch {f}; touch /var/lib/cntr/tmp/made-inside; python3 -c 'import os; print(os.getuid())'"
+              ).format(f=host_file)
+    try:
+        out = ok(attach_sh(userns_ctr.pid, script, args=be))
+        assert out.split("\n")[:3] == ["0 0", "0 0", "0"], out
+        st = os.stat(host_file)
+        assert (st.st_uid, st.st_gid) == (0, 0), "a file container root made on the host side"
+        st = os.stat(inside_file)
+        assert (st.st_uid, st.st_gid) == (USERNS_BASE, USERNS_BASE)
+    finally:
+        for p in (host_file, inside_file):
+            if os.path.exists(p):
+                os.unlink(p)
+
+
+def test_userns_live_session(userns_ctr, be):
+    with Live("attach", userns_ctr.pid, args=be) as s:
+        host = ns_links(s.sleep)
+        for n in NS_SHARED:
+            assert host[n] == userns_ctr.ns[n], n
+        assert proc_status(s.sleep)["Uid"].split()[0] == str(USERNS_BASE)
+        assert read("/proc/%d/mountinfo" % userns_ctr.pid) == userns_ctr.mountinfo
+        assert_no_fuse_or_ptmx_fds(s.shell, "session shell")
+        assert_no_fuse_or_ptmx_fds(s.sleep, "session command")
+        rc, out, err = s.finish()
+    assert (rc, out) == (0, b"after-sleep\n"), err
+
+
+# ---------------------------------------------------------------------------
+# lifetime: the session ends with its command, its container, or cntr
+# ---------------------------------------------------------------------------
+
+def test_container_death_ends_session(base_dir, be):
+    c = start_ctr(base_dir, "dies")
+    try:
+        s = Live("attach", c.pid, args=be)
+        try:
+            members = [p for p in pidns_members(c.pidns) if p != c.pid]
+            assert s.sleep in members and s.shell in members
+            cntr_procs = token_procs()
+            c.stop()
+            rc, out, err = s.wait(timeout=15)
+            assert rc == 128 + signal.SIGKILL, (rc, out, err)
+            H.wait_until(lambda: all(proc_state(p) in (None, "Z") for p in members + cntr_procs), 5)
+            stuck = [p for p in members + cntr_procs if proc_state(p) not in (None, "Z")]
+            assert not stuck, [describe(p) for p in stuck]
+        finally:
+            s.kill()
+    finally:
+        c.stop()
+
+
+def test_sigkill_of_cntr_ends_session(plain, be):
+    s = Live("attach", plain.pid, args=be)
+    try:
+        session = token_procs() + [s.shell, s.sleep]
+        assert s.proc.pid in session and len(session) >= 4, [describe(p) for p in session]
+        os.kill(s.proc.pid, signal.SIGKILL)
+        s.proc.wait(timeout=10)
+        gone = H.wait_until(lambda: all(proc_state(p) in (None, "Z") for p in session if p != s.proc.pid), 5)
+        assert gone, "still there 5s after cntr was killed: %s" % "; ".join(
+            describe(p) for p in session if proc_state(p) not in (None, "Z"))
+    finally:
+        s.kill()
+    assert plain.alive()
+    assert read("/proc/%d/mountinfo" % plain.pid) == plain.mountinfo
+    # The container is still usable.
+    assert ok(attach_sh(plain.pid, "cat /var/lib/cntr/marker", args=be)) == MARKER
+
+
+def test_sigkill_of_cntr_during_cntrfs_traffic(plain, workdir):
+    """The CntrFS server dies while the session keeps it busy: no process may hang (D state)."""
+    marker = unique_secs()
+    code = ("import os, sys\n"
+            "p = os.path.join(sys.argv[1], 'churn')\n"
+            "while True:\n"
+            "    with open(p, 'w') as f: f.write('x')\n"
+            "    os.stat(p); os.unlink(p); os.listdir(sys.argv[1])\n")
+    argv = ["/usr/bin/python3", "-c", code, workdir, marker]
+    proc = subprocess.Popen(cntr_argv("attach", plain.pid, argv, ["--backend", "cntrfs"]),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=cntr_env())
+    try:
+        pid = wait_for_cmdline(argv, proc=proc)
+        time.sleep(0.5)  # let it churn
+        session = token_procs() + [pid]
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        gone = H.wait_until(lambda: all(proc_state(p) in (None, "Z") for p in session if p != proc.pid), 5)
+        assert gone, "still there 5s after cntr was killed: %s" % "; ".join(
+            describe(p) for p in session if proc_state(p) not in (None, "Z"))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=10)
+    assert read("/proc/%d/mountinfo" % plain.pid) == plain.mountinfo
+
+
+def test_background_process_does_not_outlive_session(plain, be):
+    secs = unique_secs()
+    # The shell waits until the background sleep has really started, then exits.
+    p = attach_sh(plain.pid, "sleep %s </dev/null >/dev/null 2>&1 & "
+                             "until tr '\\0' ' ' </proc/$!/cmdline | grep -q '^sleep'; do :; done; "
+                             "echo started" % secs, args=be, timeout=20)
+    try:
+        assert (p.returncode, p.stdout) == (0, b"started\n"), p
+        time.sleep(0.3)
+        left = find_by_cmdline(["sleep", secs])
+        assert not left, "a process started in the session outlived it: %s" % "; ".join(map(describe, left))
+    finally:
+        for pid in find_by_cmdline(["sleep", secs]):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_two_sessions_at_once(plain, be):
+    with Live("attach", plain.pid, args=be) as a, Live("attach", plain.pid, args=be) as b:
+        assert os.readlink("/proc/%d/ns/mnt" % a.sleep) != os.readlink("/proc/%d/ns/mnt" % b.sleep)
+        assert ok(attach_sh(plain.pid, "cat /var/lib/cntr/marker", args=be)) == MARKER
+        assert a.finish()[:2] == (0, b"after-sleep\n")
+        assert b.finish()[:2] == (0, b"after-sleep\n")
+
+
+# ---------------------------------------------------------------------------
+# options, bad input
+# ---------------------------------------------------------------------------
+
+def test_options(plain):
+    p = cntr("attach", plain.pid, ["/bin/sh", "-c", "echo $CONTAINER_MARKER"],
+             args=["--apparmor", "off", "--seccomp", "off", "-v"])
+    assert p.returncode == 0 and p.stdout == b"slim-env\n", p
+    assert p.stderr, "-v should report what is done"
+    assert all(line.startswith(b"cntr: ") for line in p.stderr.splitlines()), p.stderr
+    for opt in (["--apparmor", "sometimes"], ["--backend", "nfs"], ["--seccomp"]):
+        p = cntr("attach", plain.pid, ["/bin/true"], args=opt)
+        assert p.returncode == 2 and p.stderr.count(b"\n") == 1 and p.stderr.startswith(b"cntr: "), (opt, p)
+
+
+def test_help():
+    p = run([CNTR, "attach", "--help"])
+    assert p.returncode == 0 and p.stdout.startswith(b"Usage: cntr attach") and p.stderr == b""
+
+
+def test_host_process_target_warns(be):
+    secs = unique_secs()
+    host = subprocess.Popen(["sleep", secs])
+    try:
+        p = attach_sh(host.pid, "echo ok; readlink /proc/self/ns/net; cat /etc/hostname", args=be)
+        assert p.returncode == 0, p
+        assert p.stdout.decode() == "ok\n%s\n%s" % (os.readlink("/proc/self/ns/net"), read("/etc/hostname"))
+        lines = p.stderr.decode().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("cntr: ") and "not in a container" in lines[0], lines
+    finally:
+        host.kill()
+        host.wait()
+
+
+def _zombie():
+    z = subprocess.Popen(["/bin/true"])
+    assert H.wait_until(lambda: proc_state(z.pid) == "Z", 5)
+    return z
+
+
+def _as_nobody():
+    os.setgroups([])
+    os.setresgid(65534, 65534, 65534)
+    os.setresuid(65534, 65534, 65534)
+
+
+def bad_input_cases(sub):
+    """(name, build(ctr pid) -> (argv, run kwargs, cleanup), wanted rc or None)."""
+    def simple(args):
+        return lambda pid: (cntr_argv(sub, None, None, args), {}, None)
+
+    def zombie(pid):
+        z = _zombie()
+        return cntr_argv(sub, z.pid, ["/bin/true"]), {}, z.wait
+
+    cases = [
+        ("unknown-pid", simple(["999999999", "--", "/bin/true"]), None),
+        ("non-numeric-pid", simple(["abc", "--", "/bin/true"]), None),
+        ("negative-pid", simple(["-5", "--", "/bin/true"]), None),
+        ("zombie", zombie, None),
+        ("bad-option", lambda pid: (cntr_argv(sub, pid, ["/bin/true"], ["--bogus"]), {}, None), 2),
+        ("command-without-dashes", lambda pid: (cntr_argv(sub, pid) + ["/bin/true"], {}, None), 2),
+        ("not-root", lambda pid: (cntr_argv(sub, pid, ["/bin/true"]), {"preexec_fn": _as_nobody}, None), 1),
+    ]
+    if sub == "attach":
+        cases.append(("no-target", simple([]), None))
+
+        def no_fuse(pid):
+            # /dev/fuse hidden in a private mount namespace of cntr's own.
+            argv = ["unshare", "-m", "--propagation", "private", "/bin/sh", "-c",
+                    'mount -t tmpfs none /dev && exec "$0" "$@"'] + cntr_argv(sub, pid, ["/bin/true"],
+                                                                            ["--backend", "cntrfs"])
+            return argv, {}, None
+
+        cases.append(("no-dev-fuse", no_fuse, None))
+    return cases
+
+
+@pytest.mark.parametrize("case", bad_input_cases("attach"), ids=lambda c: c[0])
+def test_bad_input(plain, case):
+    name, build, want_rc = case
+    argv, kw, cleanup = build(plain.pid)
+    try:
+        p = run(argv, **kw)
+    finally:
+        if cleanup:
+            cleanup()
+    lines = p.stderr.decode(errors="replace").splitlines()
+    assert p.returncode != 0, p
+    if want_rc is not None:
+        assert p.returncode == want_rc, p
+    assert len(lines) == 1 and lines[0].startswith("cntr: "), "stderr: %r" % p.stderr
+    assert p.stdout == b""

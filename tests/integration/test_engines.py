@@ -1,0 +1,289 @@
+"""cntr attach and exec against containers of real engines, resolved by name.
+
+Run as root with Debian's pytest (only these tests: -m engines; without them: -m "not engines"):
+
+    /usr/bin/python3 -m pytest -m engines tests/integration/test_engines.py
+
+For each engine (docker, podman, containerd, lxc, lxd, nspawn) a module-scoped fixture runs
+tests/engines/ENGINE.sh: it installs the engine from Debian's archive if it is missing (once per
+machine), starts its daemon if it has one, and runs a plain and a user-namespaced container of
+a local busybox image, plus one that exists but is not running. The fixture stops what it
+started before the next engine begins. An engine whose script exits 77 (its packages cannot be
+installed) is skipped with the script's reason; any other failure is an error.
+
+Every session runs one script inside and exits 3. From its output the tests check the
+namespaces against the container pid's ns links as the host sees them (attach has its own mount
+namespace, exec the container's), the uid and uid_map (container root; shifted for user
+namespaces), the image's marker file (at /var/lib/cntr for attach, / for exec) and that the
+exit status comes through. Stopped containers and unknown names must fail with one line.
+"""
+
+import os
+import subprocess
+
+import pytest
+
+import cntr_helpers as H
+
+pytestmark = pytest.mark.engines
+
+CNTR = os.path.realpath(H.cntr_bin())
+ENGINES_DIR = os.path.join(H.REPO, "tests", "engines")
+ENGINES = ["docker", "podman", "containerd", "lxc", "lxd", "nspawn"]
+CANNOT_RUN = 77
+NS_SHARED = ("cgroup", "ipc", "net", "pid", "uts", "user", "time")
+MARKER = "cntr-test busybox rootfs"
+DOCKER_USERNS_HOST = "unix:///run/cntr-test/docker-userns.sock"
+# Installs can take minutes on a fresh machine; a start once installed takes seconds.
+SCRIPT_TIMEOUT = 900
+RUN_TIMEOUT = 60
+
+# Printed by the session: one "key value" per line; the marker path is $1.
+SESSION = ('for n in cgroup ipc net pid uts user time mnt; do echo "ns_$n $(readlink /proc/self/ns/$n)"; '
+           'done; echo "uid $(id -u)"; echo "uid_map $(cat /proc/self/uid_map)"; '
+           'echo "marker $(cat "$1")"; [ -e /usr/bin/python3 ] && echo "host_tools yes"; exit 3')
+
+
+def script(engine, action):
+    return subprocess.run([os.path.join(ENGINES_DIR, engine + ".sh"), action], stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=SCRIPT_TIMEOUT)
+
+
+def last_line(p):
+    lines = p.stdout.decode().split()
+    return lines[-1] if lines else ""
+
+
+class Target:
+    """A container: its type and name for cntr, the host pid, and the environment cntr needs."""
+
+    def __init__(self, type_, name, pid, env=None):
+        self.type, self.name, self.pid = type_, name, pid
+        self.env = dict(os.environ)
+        self.env.pop("DOCKER_HOST", None)
+        self.env.update(env or {})
+
+
+class Engine:
+    def __init__(self, name):
+        self.name = name
+        self.targets = {}  # "plain", "userns" -> Target
+        self.stopped = []  # [(type, name)] that exist but do not run
+        self.extra = []  # [(type, name, pid, env)] other spellings that must resolve
+        self.setup_steps = []
+
+    def run(self, action):
+        p = script(self.name, action)
+        self.setup_steps.append(action)
+        if p.returncode == CANNOT_RUN:
+            pytest.skip("%s cannot run on this machine: %s" % (self.name, p.stderr.decode().strip()))
+        if p.returncode != 0:
+            raise AssertionError("%s.sh %s failed (exit %d):\n%s" % (
+                self.name, action, p.returncode, p.stderr.decode(errors="replace")))
+        return last_line(p)
+
+    def start(self):
+        t = self.name  # the -t name is the engine's
+        base = "cntr-test-" + self.name
+        self.targets["plain"] = Target(t, base, int(self.run("start")))
+        env = {"DOCKER_HOST": DOCKER_USERNS_HOST} if self.name == "docker" else {}
+        self.targets["userns"] = Target(t, base + "-userns", int(self.run("start-userns")), env)
+        self.stopped.append((t, self.run("stopped")))
+        if self.name in ("docker", "podman"):
+            # A short id: in the default order only after every engine lacked that exact name.
+            tool = ["/usr/bin/docker", "-H", "unix:///run/docker.sock"] if t == "docker" else ["podman"]
+            cid = subprocess.check_output(tool + ["inspect", "-f", "{{.Id}}", base], timeout=RUN_TIMEOUT)
+            self.extra.append((t, cid.decode().strip()[:12], self.targets["plain"].pid, {}))
+        if self.name == "containerd":
+            moby = int(self.run("start-moby"))
+            app = int(self.run("start-k8s"))
+            cri = self.run("k8s-id")
+            self.extra += [
+                ("containerd", base + "-moby", moby, {}),
+                ("kubernetes", "cntr-test/web-0/app", app, {}),
+                ("kubernetes", "web-0/app", app, {}),
+                ("kubernetes", "cntr-test/web-0", app, {}),  # ns/pod: its one app container
+                ("kubernetes", "web-0", app, {}),
+                ("kubernetes", cri, app, {}),
+                ("kubernetes", cri[:12], app, {}),
+                ("containerd", cri, app, {}),
+            ]
+            self.stopped.append(("kubernetes", "cntr-test/web-1/app"))
+
+    def stop(self):
+        p = script(self.name, "stop")
+        assert p.returncode == 0, "%s.sh stop: %s" % (self.name, p.stderr.decode(errors="replace"))
+        left = [(a, script(self.name, a)) for a in ("pid", "pid-userns")]
+        # Asking podman re-creates its storage mount: a second stop drops it again.
+        script(self.name, "stop")
+        for action, p in left:
+            assert p.returncode != 0 and not p.stdout.strip(), "%s.sh %s after stop: %r" % (
+                self.name, action, p.stdout)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def final_sweep():
+    """cntr's default order asks every engine, and `podman container inspect` re-creates the
+    storage mount podman keeps; one last quiet stop per engine leaves the machine as found."""
+    yield
+    for name in ENGINES:
+        script(name, "stop")
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def engine(request):
+    e = Engine(request.param)
+    try:
+        e.start()
+    except BaseException:
+        script(e.name, "stop")
+        raise
+    yield e
+    e.stop()
+
+
+def cntr(sub, target_args, cmd, env=None):
+    return subprocess.run([CNTR, sub] + target_args + ["--"] + cmd, env=env, stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=RUN_TIMEOUT)
+
+
+def session(sub, target_args, env):
+    marker = "/var/lib/cntr/etc/cntr-test-rootfs" if sub == "attach" else "/etc/cntr-test-rootfs"
+    p = cntr(sub, target_args, ["/bin/sh", "-c", SESSION, "sh", marker], env)
+    out = {}
+    for line in p.stdout.decode(errors="replace").splitlines():
+        k, _, v = line.partition(" ")
+        out[k] = v
+    return p, out
+
+
+def check_session(sub, p, out, pid):
+    """The session ran in pid's container, as its root, with the exit status passed on."""
+    assert p.returncode == 3, "exit %d, stderr %r, stdout %r" % (p.returncode, p.stderr, p.stdout)
+    for n in NS_SHARED:
+        assert out["ns_" + n] == os.readlink("/proc/%d/ns/%s" % (pid, n)), n
+    theirs = os.readlink("/proc/%d/ns/mnt" % pid)
+    if sub == "exec":
+        assert out["ns_mnt"] == theirs
+        assert "host_tools" not in out
+    else:
+        # attach: a private mount namespace nested in the container's, with our tools at /
+        assert out["ns_mnt"] not in (theirs, os.readlink("/proc/self/ns/mnt"))
+        assert out["host_tools"] == "yes"
+    assert out["uid"] == "0"
+    with open("/proc/%d/uid_map" % pid) as f:
+        assert out["uid_map"].split() == f.read().split()
+    assert out["marker"] == MARKER
+
+
+def one_line_error(p):
+    lines = p.stderr.decode(errors="replace").splitlines()
+    assert p.returncode != 0, p
+    assert len(lines) == 1 and lines[0].startswith("cntr: "), "stderr: %r" % p.stderr
+    assert p.stdout == b""
+    return lines[0]
+
+
+# ---------------------------------------------------------------------------
+# every engine
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("how", ["typed", "default"])
+@pytest.mark.parametrize("sub", ["attach", "exec"])
+@pytest.mark.parametrize("variant", ["plain", "userns"])
+def test_session(engine, variant, sub, how):
+    t = engine.targets[variant]
+    args = (["-t", t.type] if how == "typed" else []) + [t.name]
+    p, out = session(sub, args, t.env)
+    check_session(sub, p, out, t.pid)
+    with open("/proc/%d/uid_map" % t.pid) as f:
+        identity = f.read().split() == ["0", "0", "4294967295"]
+    assert identity == (variant == "plain"), "uid_map of %s" % t.name
+
+
+@pytest.mark.parametrize("how", ["typed", "default"])
+@pytest.mark.parametrize("sub", ["attach", "exec"])
+def test_stopped_container(engine, sub, how):
+    for type_, name in engine.stopped:
+        p = cntr(sub, (["-t", type_] if how == "typed" else []) + [name], ["/bin/true"])
+        line = one_line_error(p)
+        assert "not running" in line and name in line, line
+
+
+@pytest.mark.parametrize("how", ["typed", "default"])
+@pytest.mark.parametrize("sub", ["attach", "exec"])
+def test_unknown_name(engine, sub, how):
+    t = engine.targets["plain"]
+    p = cntr(sub, (["-t", t.type] if how == "typed" else []) + ["cntr-test-no-such-container"],
+             ["/bin/true"], t.env)
+    line = one_line_error(p)
+    assert "no container 'cntr-test-no-such-container' found (tried: " in line, line
+    assert t.type + ": " in line, line
+
+
+def test_other_spellings(engine):
+    """docker, podman: a short id; docker also a numeric name that is a pid too; containerd:
+    the moby and k8s.io namespaces, Kubernetes names and CRI ids. Nothing extra for the others."""
+    for type_, name, pid, env in engine.extra:
+        for args in (["-t", type_, name], [name]):
+            p, out = session("exec", args, dict(os.environ, **env))
+            check_session("exec", p, out, pid)
+    if engine.name == "docker":
+        numeric_name_is_ambiguous(engine.targets["plain"])
+
+
+def numeric_name_is_ambiguous(t):
+    name = str(t.pid)
+    docker = ["/usr/bin/docker", "-H", "unix:///run/docker.sock"]
+    subprocess.run(docker + ["run", "-d", "--name", name, "--network=none", "cntr-test/busybox:latest"],
+                   check=True, stdout=subprocess.DEVNULL, timeout=RUN_TIMEOUT)
+    try:
+        other = int(subprocess.check_output(docker + ["inspect", "-f", "{{.State.Pid}}", name],
+                                            timeout=RUN_TIMEOUT))
+        line = one_line_error(cntr("exec", [name], ["/bin/true"], t.env))
+        assert "ambiguous" in line and "-t process_id" in line and "-t docker" in line, line
+        p, out = session("exec", ["-t", "process_id", name], t.env)
+        check_session("exec", p, out, t.pid)
+        p, out = session("exec", ["-t", "docker", name], t.env)
+        check_session("exec", p, out, other)
+    finally:
+        subprocess.run(docker + ["rm", "-f", name], stdout=subprocess.DEVNULL, timeout=RUN_TIMEOUT)
+
+
+# ---------------------------------------------------------------------------
+# no engine needed
+# ---------------------------------------------------------------------------
+
+def test_unknown_type():
+    p = cntr("exec", ["-t", "docker,rkt", "x"], ["/bin/true"])
+    line = one_line_error(p)
+    assert p.returncode == 2 and "unknown container type 'rkt'" in line, line
+
+
+def test_explicit_type_without_its_tool():
+    env = dict(os.environ, PATH="/nonexistent")
+    line = one_line_error(cntr("exec", ["-t", "podman,lxc", "x"], ["/bin/true"], env))
+    assert line == "cntr: no container 'x' found (tried: podman: not installed; lxc: not installed)", line
+
+
+def test_command_type():
+    """The oldest process whose command line holds the string; never cntr itself."""
+    first = subprocess.Popen(["sleep", "86400.4242"])
+    second = None
+    try:
+        assert H.wait_until(lambda: os.path.exists("/proc/%d/cmdline" % first.pid), 5)
+        p = cntr("exec", ["-v", "-t", "command", "86400.4242"], ["/bin/true"])
+        assert p.returncode == 0, p
+        assert "'86400.4242' matches process %d" % first.pid in p.stderr.decode(), p.stderr
+        second = subprocess.Popen(["sleep", "86400.4242"])
+        p = cntr("exec", ["-v", "-t", "command", "86400.4242"], ["/bin/true"])
+        assert p.returncode == 0, p
+        err = p.stderr.decode()
+        assert "2 processes match" in err and "matches process %d" % first.pid in err, err
+        line = one_line_error(cntr("exec", ["-t", "command", "86400.4243"], ["/bin/true"]))
+        assert "no process's command line contains" in line, line
+    finally:
+        for proc in (first, second):
+            if proc:
+                proc.kill()
+                proc.wait()

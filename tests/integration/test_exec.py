@@ -1,0 +1,371 @@
+"""Integration tests for `cntr exec`: a command with the container's own root,
+environment and credentials (like docker exec), with a target pid or from
+inside a `cntr attach` session.
+
+Run as root:  /usr/bin/python3 -m pytest tests/integration/test_exec.py
+
+Helpers, container fixtures and the leftover check come from test_attach.py.
+Inside an exec session the tools are the container's busybox.
+"""
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+import cntr_helpers as H
+from test_attach import (  # noqa: F401  (fixtures are used by name)
+    CNTR, MARKER, NS_SHARED, NS_SCRIPT, USERNS_BASE, Live, app_target, assert_no_fuse_or_ptmx_fds,
+    bad_input_cases, bare, caps_of, cntr, cntr_argv, cntr_env, describe, environ_of,
+    expected_caps, hexcaps, no_leftovers, ok, pidns_members, plain, proc_state,
+    proc_status, read, ro_ctr, rootcaps_target, run, session_status, start_ctr, token_procs,
+    tree_state, unique_secs, userns_ctr, userns_app_target, ROOTCAPS_DROP_PRM)
+
+
+def exec_sh(target, script, **kw):
+    return cntr("exec", target, ["/bin/sh", "-c", script], **kw)
+
+
+# ---------------------------------------------------------------------------
+# root, environment, namespaces, cgroups
+# ---------------------------------------------------------------------------
+
+def test_runs_in_the_containers_root(plain):
+    out = ok(exec_sh(plain.pid, "cat /marker; ls -a /; test -e /usr/bin/python3 && echo HOST-TOOLS || echo NO-HOST-TOOLS;"
+                                "cat /etc/hosts; hostname"))
+    lines = out.split("\n")
+    assert lines[0] + "\n" == MARKER
+    listing = sorted(x for x in lines[1:-4] if x not in (".", ".."))
+    assert listing == sorted(os.listdir(plain.root))
+    assert lines[-4] == "NO-HOST-TOOLS"
+    assert lines[-3] + "\n" == read(os.path.join(plain.root, "etc/hosts"))
+    assert lines[-2] == "slim"
+
+
+def test_environment_is_the_containers(plain):
+    p = cntr("exec", plain.pid, ["/bin/cat", "/proc/self/environ"], env=cntr_env(TERM="xterm-cntr-it"))
+    ok(p)
+    got = dict(e.decode().split("=", 1) for e in p.stdout.split(b"\0") if e)
+    assert got == environ_of(plain.pid)
+
+
+def test_environment_fallbacks(plain, app_target):
+    p = cntr("exec", app_target, ["/bin/env"])
+    got = dict(line.split("=", 1) for line in ok(p).splitlines())
+    assert got == {"PATH": "/bin", "APP_MARKER": "app-env", "HOME": "/"}
+
+
+def test_namespaces_all_the_targets(plain):
+    out = ok(exec_sh(plain.pid, NS_SCRIPT))
+    inside = dict(line.split(" ", 1) for line in out.splitlines())
+    for n in NS_SHARED + ("mnt",):
+        assert inside[n] == plain.ns[n], "namespace %s: session %s, target %s" % (n, inside[n], plain.ns[n])
+
+
+def test_live_exec_seen_from_host(plain):
+    with Live("exec", plain.pid) as s:
+        for pid in (s.shell, s.sleep):
+            host = {n: os.readlink("/proc/%d/ns/%s" % (pid, n)) for n in NS_SHARED + ("mnt",)}
+            assert host == {n: plain.ns[n] for n in host}
+            assert os.readlink("/proc/%d/root" % pid) == plain.root
+            assert len(proc_status(pid)["NSpid"].split()) == 2
+            assert_no_fuse_or_ptmx_fds(pid, "exec session process")
+        assert read("/proc/%d/mountinfo" % plain.pid) == plain.mountinfo
+        rc, out, err = s.finish()
+    assert (rc, out) == (0, b"after-sleep\n"), err
+
+
+def test_cgroups_are_the_targets(plain):
+    """Checked over several sessions: joining the cgroups must not race with the command's start."""
+    target_cg = read("/proc/%d/cgroup" % plain.pid)
+    assert target_cg != read("/proc/self/cgroup"), "the container should have cgroups of its own"
+    wrong = []
+    for _ in range(8):
+        with Live("exec", plain.pid, direct=True) as s:
+            got = read("/proc/%d/cgroup" % s.sleep)
+            if got != target_cg:
+                wrong.append(got)
+            s.finish()
+    assert not wrong, "%d of 8 sessions were not in the target's cgroups %r; first: %r" % (
+        len(wrong), target_cg, wrong[0])
+
+
+def test_no_fuse_or_pty_master_fds(plain):
+    out = ok(exec_sh(plain.pid, 'for f in /proc/$$/fd/*; do echo "$f -> $(readlink $f)"; done'))
+    assert "/proc/" in out and "fuse" not in out and "ptmx" not in out, out
+
+
+# ---------------------------------------------------------------------------
+# credentials
+# ---------------------------------------------------------------------------
+
+def test_identity_of_root_container(plain):
+    st = session_status(plain.pid, sub="exec")
+    tgt = proc_status(plain.pid)
+    for k in ("Uid", "Gid", "Groups", "NoNewPrivs", "Umask"):
+        assert st[k] == tgt[k], k
+    assert hexcaps(caps_of(st)) == hexcaps(expected_caps(plain.pid))
+
+
+def test_identity_of_unprivileged_target(plain, app_target):
+    st = session_status(app_target, sub="exec")
+    tgt = proc_status(app_target)
+    for k in ("Uid", "Gid", "NoNewPrivs", "Umask"):
+        assert st[k] == tgt[k], (k, st[k], tgt[k])
+    assert sorted(st["Groups"].split()) == ["1000", "2000", "3000"]
+    assert hexcaps(caps_of(st)) == hexcaps(expected_caps(app_target))
+    out = ok(exec_sh(app_target, "id -u; id -g; id -G; umask"))
+    assert out.split("\n")[:4] == ["1000", "1000", "1000 2000 3000", "0027"], out
+
+
+def test_bounding_set_of_root_target(plain, rootcaps_target):
+    st = session_status(rootcaps_target, sub="exec")
+    c = caps_of(proc_status(rootcaps_target))
+    got = caps_of(st)
+    assert hex(got["CapBnd"]) == hex(c["CapBnd"] & c["CapPrm"])
+    assert got["CapBnd"] & ROOTCAPS_DROP_PRM == 0
+    assert hexcaps(got) == hexcaps(expected_caps(rootcaps_target))
+    assert st["Umask"] == "0077"
+
+
+def test_userns_container(userns_ctr):
+    out = ok(exec_sh(userns_ctr.pid, NS_SCRIPT + "; id -u; id -g; touch /tmp/made-by-exec; cat /marker"))
+    made = os.path.join(userns_ctr.root, "tmp", "made-by-exec")
+    try:
+        lines = out.splitlines()
+        inside = dict(line.split(" ", 1) for line in lines[:8])
+        for n in NS_SHARED + ("mnt",):
+            assert inside[n] == userns_ctr.ns[n], n
+        assert lines[8:11] == ["0", "0", MARKER.strip()]
+        st = os.stat(made)
+        assert (st.st_uid, st.st_gid) == (USERNS_BASE, USERNS_BASE)
+    finally:
+        if os.path.exists(made):
+            os.unlink(made)
+    st = session_status(userns_ctr.pid, sub="exec")
+    assert st["Uid"] == "0 0 0 0"
+    assert hexcaps(caps_of(st)) == hexcaps(expected_caps(userns_ctr.pid, userns_root_uid=USERNS_BASE))
+
+
+def test_userns_unprivileged_target(userns_ctr, userns_app_target):
+    st = session_status(userns_app_target, sub="exec")
+    assert st["Uid"] == "1000 1000 1000 1000" and sorted(st["Groups"].split()) == ["1000", "2000"], st
+    assert hexcaps(caps_of(st)) == hexcaps(expected_caps(userns_app_target))
+    assert ok(exec_sh(userns_app_target, "id -u; id -G")) == "1000\n1000 2000\n"
+
+
+# ---------------------------------------------------------------------------
+# stdio, exit status, default command
+# ---------------------------------------------------------------------------
+
+def test_stdio_byte_exact(plain):
+    p = exec_sh(plain.pid, "printf 'a\\nb'")
+    assert (p.returncode, p.stdout, p.stderr) == (0, b"a\nb", b"")
+    p = exec_sh(plain.pid, "printf out; printf err >&2")
+    assert (p.returncode, p.stdout, p.stderr) == (0, b"out", b"err")
+    data = os.urandom(2 << 20) + bytes(range(256))
+    p = cntr("exec", plain.pid, ["/bin/cat"], input=data, timeout=60)
+    assert p.returncode == 0 and p.stdout == data and p.stderr == b""
+
+
+def test_stdin_eof_ends_cat(plain):
+    proc = subprocess.Popen(cntr_argv("exec", plain.pid, ["/bin/cat"]), stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cntr_env())
+    try:
+        proc.stdin.write(b"xyz\n")
+        proc.stdin.flush()
+        time.sleep(0.3)
+        assert proc.poll() is None, "cat ended before its stdin did"
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("cat did not see EOF on stdin")
+        out, err = proc.stdout.read(), proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for f in (proc.stdout, proc.stderr):
+            f.close()
+    assert (proc.returncode, out, err) == (0, b"xyz\n", b"")
+
+
+@pytest.mark.parametrize("script,rc", [
+    ("exit 0", 0),
+    ("exit 42", 42),
+    ("kill -KILL $$", 128 + 9),
+    ("kill -TERM $$", 128 + 15),
+])
+def test_exit_status(plain, script, rc):
+    p = exec_sh(plain.pid, script)
+    assert p.returncode == rc, (p.returncode, p.stderr)
+
+
+def test_missing_command_is_127(plain):
+    # /usr/bin/python3 exists on the host, not in the container.
+    p = cntr("exec", plain.pid, ["/usr/bin/python3", "-c", "pass"])
+    assert p.returncode == 127, (p.returncode, p.stderr)
+    assert p.stderr.startswith(b"cntr: ")
+
+
+def test_default_command_is_bin_sh(plain):
+    p = cntr("exec", plain.pid, None, input=b"echo hello-$CONTAINER_MARKER; cat /marker; exit 4\n")
+    assert (p.returncode, p.stdout) == (4, b"hello-slim-env\n" + MARKER.encode()), p
+
+
+def test_signals_to_cntr_reach_the_command(plain):
+    with Live("exec", plain.pid, direct=True) as s:
+        os.kill(s.proc.pid, signal.SIGTERM)
+        rc, out, err = s.wait()
+        assert rc == 128 + signal.SIGTERM, (rc, out, err)
+
+
+# ---------------------------------------------------------------------------
+# odd containers; the container is not changed
+# ---------------------------------------------------------------------------
+
+def test_container_untouched(plain):
+    before = tree_state(plain.root)
+    ok(exec_sh(plain.pid, "ls -R / >/dev/null 2>&1; cat /marker /etc/passwd >/dev/null"))
+    assert read("/proc/%d/mountinfo" % plain.pid) == plain.mountinfo
+    assert tree_state(plain.root) == before
+
+
+def test_readonly_root(ro_ctr):
+    before = tree_state(ro_ctr.root)
+    p = exec_sh(ro_ctr.pid, "cat /marker; touch /new 2>&1 && echo WROTE; echo done")
+    assert p.returncode == 0, p
+    out = p.stdout.decode()
+    assert out.startswith(MARKER) and out.endswith("done\n"), out
+    assert "Read-only file system" in out and "WROTE" not in out, out
+    assert tree_state(ro_ctr.root) == before
+
+
+def test_container_without_proc_and_dev(bare):
+    before = tree_state(bare.root)
+    p = exec_sh(bare.pid, "cat /marker; echo $CONTAINER_MARKER; echo $$")
+    assert p.returncode == 0, p
+    lines = p.stdout.decode().split("\n")
+    assert lines[0] + "\n" == MARKER and lines[1] == "slim-env"
+    assert int(lines[2]) > 1  # a process in the container's pid namespace
+    assert read("/proc/%d/mountinfo" % bare.pid) == bare.mountinfo
+    assert tree_state(bare.root) == before
+
+
+def test_host_process_target_warns():
+    host = subprocess.Popen(["sleep", unique_secs()])
+    try:
+        p = cntr("exec", host.pid, ["/bin/cat", "/etc/hostname"])
+        assert p.returncode == 0 and p.stdout.decode() == read("/etc/hostname"), p
+        lines = p.stderr.decode().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("cntr: ") and "not in a container" in lines[0], lines
+    finally:
+        host.kill()
+        host.wait()
+
+
+# ---------------------------------------------------------------------------
+# `cntr exec` without a target, inside an attach session
+# ---------------------------------------------------------------------------
+
+EXEC_IN_SESSION_SCRIPT = ("echo $PATH; echo $CONTAINER_MARKER; cat /marker; "
+                          "test -e /usr/bin/python3 && echo HOST-TOOLS || echo NO-HOST-TOOLS; "
+                          "echo target=${CNTR_TARGET_PID:-unset}; exit 9")
+EXEC_IN_SESSION_OUT = "/bin\nslim-env\n%sNO-HOST-TOOLS\ntarget=unset\n" % MARKER
+
+
+@pytest.mark.parametrize("backend", ["cntrfs", "bind"])
+def test_exec_inside_attach_session(plain, backend):
+    """`cntr exec` with no TARGET (its default /bin/sh reads the script from stdin)."""
+    p = cntr("attach", plain.pid, [CNTR, "exec"], args=["--backend", backend],
+             input=EXEC_IN_SESSION_SCRIPT.encode() + b"\n")
+    assert (p.returncode, p.stdout.decode(), p.stderr) == (9, EXEC_IN_SESSION_OUT, b""), p
+
+
+def test_exec_inside_attach_session_with_command(plain):
+    """The documented form `cntr exec -- CMD` inside a session."""
+    p = cntr("attach", plain.pid, [CNTR, "exec", "--", "/bin/sh", "-c", EXEC_IN_SESSION_SCRIPT])
+    assert (p.returncode, p.stdout.decode(), p.stderr) == (9, EXEC_IN_SESSION_OUT, b""), p
+
+
+def test_exec_inside_session_without_chroot_capability(plain, app_target):
+    # The application target lacks CAP_SYS_CHROOT: a clear error, cntr's failure status.
+    p = cntr("attach", app_target, [CNTR, "exec"], input=b"echo ran\n")
+    assert p.returncode == 125 and p.stdout == b"", p
+    lines = p.stderr.decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("cntr: ") and "CAP_SYS_CHROOT" in lines[0], lines
+
+
+@pytest.mark.parametrize("cmd", [[], ["--", "/bin/true"]], ids=["no-command", "with-command"])
+def test_exec_without_target_outside_a_session(cmd):
+    p = run([CNTR, "exec"] + cmd, env=cntr_env(), input=b"echo ran\n")
+    assert p.returncode == 2 and p.stdout == b"", p
+    lines = p.stderr.decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("cntr: ") and "session" in lines[0], lines
+
+
+# ---------------------------------------------------------------------------
+# lifetime
+# ---------------------------------------------------------------------------
+
+def test_container_death_ends_exec(base_dir):
+    c = start_ctr(base_dir, "exec-dies")
+    try:
+        s = Live("exec", c.pid)
+        try:
+            members = [p for p in pidns_members(c.pidns) if p != c.pid]
+            assert s.sleep in members
+            cntr_procs = token_procs()
+            c.stop()
+            rc, out, err = s.wait(timeout=15)
+            assert rc == 128 + signal.SIGKILL, (rc, out, err)
+            H.wait_until(lambda: all(proc_state(p) in (None, "Z") for p in members + cntr_procs), 5)
+            stuck = [p for p in members + cntr_procs if proc_state(p) not in (None, "Z")]
+            assert not stuck, [describe(p) for p in stuck]
+        finally:
+            s.kill()
+    finally:
+        c.stop()
+
+
+def test_sigkill_of_cntr_ends_exec(plain):
+    s = Live("exec", plain.pid)
+    try:
+        session = token_procs() + [s.shell, s.sleep]
+        os.kill(s.proc.pid, signal.SIGKILL)
+        s.proc.wait(timeout=10)
+        gone = H.wait_until(lambda: all(proc_state(p) in (None, "Z") for p in session if p != s.proc.pid), 5)
+        assert gone, "still there 5s after cntr was killed: %s" % "; ".join(
+            describe(p) for p in session if proc_state(p) not in (None, "Z"))
+    finally:
+        s.kill()
+    assert plain.alive() and read("/proc/%d/mountinfo" % plain.pid) == plain.mountinfo
+
+
+# ---------------------------------------------------------------------------
+# bad input
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("case", bad_input_cases("exec"), ids=lambda c: c[0])
+def test_bad_input(plain, case):
+    name, build, want_rc = case
+    argv, kw, cleanup = build(plain.pid)
+    try:
+        p = run(argv, **kw)
+    finally:
+        if cleanup:
+            cleanup()
+    lines = p.stderr.decode(errors="replace").splitlines()
+    assert p.returncode != 0, p
+    if want_rc is not None:
+        assert p.returncode == want_rc, p
+    assert len(lines) == 1 and lines[0].startswith("cntr: "), "stderr: %r" % p.stderr
+    assert p.stdout == b""
+
+
+def test_help():
+    p = run([CNTR, "exec", "--help"])
+    assert p.returncode == 0 and p.stdout.startswith(b"Usage: cntr exec") and p.stderr == b""
