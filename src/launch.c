@@ -29,6 +29,7 @@
 /* Messages on the H <-> C socket. */
 #define MSG_MOUNTED 'M' /* C: the FUSE mount exists, start serving */
 #define MSG_SERVING 'S' /* H: workers run */
+#define MSG_CGROUPS 'G' /* H: C is in the target's cgroups (its children will be too) */
 #define MSG_PTY 'P' /* C: here is the container's pty master (or none: use ours) */
 
 static void stop_signals(sigset_t *s)
@@ -239,6 +240,9 @@ static void namespace_child(struct launch *l, pid_t parent, int sock, struct pty
 	sigset_t sigs;
 
 	die_with_parent(parent);
+	/* Everything forked from here on must start in the target's cgroups. */
+	if (recv_byte(sock, MSG_CGROUPS) < 0)
+		_exit(LAUNCH_EXIT_FAILURE);
 	/* Before any namespace: a /proc whose thread-self is us, for the LSM label. */
 	host_proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (l->mode == LAUNCH_ATTACH && l->backend == BACKEND_CNTRFS)
@@ -332,6 +336,7 @@ int launch_run(struct launch *l)
 	close(sv[1]);
 	/* The session lives in the target's cgroups; the server stays where it is. */
 	cgroup_join(l->ctx->cgroup, child);
+	send_byte(sv[0], MSG_CGROUPS);
 	if (l->mode == LAUNCH_ATTACH && l->backend == BACKEND_CNTRFS && serve(l, sv[0], &se) < 0) {
 		/* C reports its own failure; make sure it is gone. */
 		kill(child, SIGKILL);

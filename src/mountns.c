@@ -6,7 +6,9 @@
 #include <sched.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -75,6 +77,15 @@ static int bind_from_container(int ctr_tree, const char *path, bool *bound)
 	if (src < 0)
 		return 0; /* the container has none: keep the fat one */
 	strncat(dst, path, sizeof(dst) - 2);
+	/* An empty /proc directory is no procfs: the payload mounts a fresh one. */
+	if (!strcmp(path, "proc")) {
+		struct statfs sfs;
+
+		if (fstatfs(src, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC) {
+			close(src);
+			return 0;
+		}
+	}
 	if (fstat(src, &src_st) < 0 || stat(dst, &dst_st) < 0 ||
 	    !same_kind(src_st.st_mode, dst_st.st_mode)) {
 		log_info("not binding /%s: missing on one side or of another type", path);

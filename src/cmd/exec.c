@@ -90,6 +90,9 @@ int cmd_exec(int argc, char **argv)
 	}
 	if (target_opts_load(&t, &ctx) < 0)
 		return 1;
+	if (context_is_host_process(&ctx))
+		log_warn("process %d is not in a container: running in the host's namespaces",
+			 (int)ctx.pid);
 	l.ctx = &ctx;
 	l.argv = t.argv;
 	l.apply_lsm = t.apply_lsm;

@@ -344,7 +344,7 @@ static int serve(struct mount_args *a, const char *mnt, int ready_fd)
 int cmd_mount(int argc, char **argv, int helper_mode)
 {
 	struct mount_args a;
-	char mnt[PATH_MAX];
+	char mnt[PATH_MAX], src[PATH_MAX];
 	int pipefd[2], r;
 	pid_t pid;
 	char status = 1;
@@ -363,6 +363,10 @@ int cmd_mount(int argc, char **argv, int helper_mode)
 	a.cfg.ro = a.mnt.ro;
 	if (check_mountpoint(a.dst) < 0 || !realpath(a.dst, mnt))
 		return 1;
+	/* Detaching changes directory: relative paths are resolved now. */
+	if (!realpath(a.src, src))
+		return log_errno(errno, "mount: %s", a.src), 1;
+	a.src = src;
 	if (a.foreground)
 		return serve(&a, mnt, -1);
 

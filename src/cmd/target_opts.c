@@ -30,6 +30,7 @@ int target_opts_parse(struct target_opts *t, int argc, char **argv, const char *
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
+	bool dashdash;
 	int c;
 
 	memset(t, 0, sizeof(*t));
@@ -78,13 +79,16 @@ int target_opts_parse(struct target_opts *t, int argc, char **argv, const char *
 		}
 	}
 	/* getopt consumes a "--" that comes before TARGET: then there is none. */
-	if (optind < argc && strcmp(argv[optind], "--") != 0 && strcmp(argv[optind - 1], "--") != 0)
+	dashdash = optind > 1 && !strcmp(argv[optind - 1], "--");
+	if (!dashdash && optind < argc && strcmp(argv[optind], "--") != 0)
 		t->target = argv[optind++];
-	if (optind < argc && !strcmp(argv[optind], "--"))
+	if (!dashdash && optind < argc) {
+		if (strcmp(argv[optind], "--") != 0) {
+			log_error("%s: unexpected '%s': put the command after '--'", cmd,
+				  argv[optind]);
+			return -EINVAL;
+		}
 		optind++;
-	else if (optind < argc) {
-		log_error("%s: unexpected '%s': put the command after '--'", cmd, argv[optind]);
-		return -EINVAL;
 	}
 	if (optind < argc)
 		t->argv = argv + optind;

@@ -57,9 +57,10 @@ void op_opendir(struct fuse_req *req, const void *arg, size_t len)
 	pthread_mutex_init(&d->lock, NULL);
 	memset(&out, 0, sizeof(out));
 	out.fh = (uint64_t)(uintptr_t)d;
-	/* The kernel re-validates cached listings against the directory's mtime. */
-	if (fs->cfg.keep_cache)
-		out.open_flags = FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR;
+	/*
+	 * No FOPEN_CACHE_DIR: a cached listing can miss entries other processes
+	 * add while it is being read (the kernel re-validates it only by mtime).
+	 */
 	fuse_reply_data(req, &out, sizeof(out));
 }
 

