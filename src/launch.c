@@ -24,6 +24,7 @@
 #include "pty.h"
 #include "seccomp.h"
 #include "util/fdpass.h"
+#include "util/file.h"
 #include "util/log.h"
 
 /* Messages on the H <-> C socket. */
@@ -73,6 +74,11 @@ static void die_with_parent(pid_t parent)
 		_exit(LAUNCH_EXIT_FAILURE);
 }
 
+/* The process stop signals are forwarded to: C's payload, and the payload's command. */
+static volatile pid_t payload_pid;
+
+static void run_reaped(struct launch *l, char **argv, char **env, int host_proc);
+
 /* ---- S: the payload ---- */
 
 static char **session_env(const struct launch *l, bool pty)
@@ -109,7 +115,6 @@ static void payload_exec(struct launch *l, struct pty *pty, int host_proc, bool 
 	char *shell_argv[] = { "/bin/sh", "-l", NULL };
 	char **argv = l->argv, **env;
 	const char *shell = getenv("SHELL");
-	sigset_t none;
 
 	/* A container without /proc gets a fresh one for its pid namespace. */
 	if (l->mode == LAUNCH_ATTACH && !proc_bound &&
@@ -139,16 +144,6 @@ static void payload_exec(struct launch *l, struct pty *pty, int host_proc, bool 
 	} else {
 		setsid(); /* signals reach the command once, forwarded by cntr */
 	}
-	if (l->apply_lsm && c->lsm != LSM_NONE) {
-		int r = lsm_apply_on_exec(c->lsm, c->lsm_label, host_proc);
-
-		if (r < 0) {
-			log_errno(r, "applying the target's security label %s", c->lsm_label);
-			_exit(LAUNCH_EXIT_FAILURE);
-		}
-	}
-	if (host_proc >= 0)
-		close(host_proc);
 	env = session_env(l, pty->slave >= 0 || isatty(STDIN_FILENO));
 	if (!env)
 		_exit(LAUNCH_EXIT_FAILURE);
@@ -157,18 +152,102 @@ static void payload_exec(struct launch *l, struct pty *pty, int host_proc, bool 
 			shell_argv[0] = (char *)shell;
 		argv = shell_argv;
 	}
+	run_reaped(l, argv, env, host_proc);
+}
+
+/* ---- S: the session's reaper ---- */
+
+static volatile sig_atomic_t parent_gone;
+
+static void on_parent_death(int sig)
+{
+	(void)sig;
+	parent_gone = 1;
+}
+
+/* Kills every process left in the session: our children, and orphans as they reparent to us. */
+static void kill_session(void)
+{
+	char path[64], buf[4096];
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)getpid(), (int)getpid());
+	for (int round = 0; round < 1000; round++) {
+		ssize_t n;
+		char *p = buf, *end;
+
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		n = read_file_at(AT_FDCWD, path, buf, sizeof(buf));
+		if (n <= 0 || !buf[0]) {
+			if (waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD)
+				return; /* nothing left, not even an orphan on its way to us */
+		}
+		for (long pid; n > 0 && (pid = strtol(p, &end, 10)) > 0; p = end)
+			kill((pid_t)pid, SIGKILL);
+		usleep(1000);
+	}
+}
+
+/*
+ * S stays as the parent of the command: a subreaper in the container's pid
+ * namespace, so whatever the command leaves behind (background jobs, daemons)
+ * is killed when the command exits or when cntr dies.
+ */
+static void run_reaped(struct launch *l, char **argv, char **env, int host_proc)
+{
+	const struct context *c = l->ctx;
+	struct sigaction sa = { .sa_handler = on_parent_death };
+	sigset_t none;
+	int status = 0;
+	pid_t cmd, p;
+
+	sigaction(SIGRTMIN + 2, &sa, NULL);
+	prctl(PR_SET_PDEATHSIG, SIGRTMIN + 2, 0, 0, 0);
+	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	sigemptyset(&none);
+	cmd = fork();
+	if (cmd < 0) {
+		log_errno(errno, "fork");
+		_exit(LAUNCH_EXIT_FAILURE);
+	}
+	if (cmd == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		if (l->apply_lsm && c->lsm != LSM_NONE) {
+			int r = lsm_apply_on_exec(c->lsm, c->lsm_label, host_proc);
+
+			if (r < 0) {
+				log_errno(r, "applying the target's security label %s",
+					  c->lsm_label);
+				_exit(LAUNCH_EXIT_FAILURE);
+			}
+		}
+		if (host_proc >= 0)
+			close(host_proc);
+		for (int sig = 1; sig < NSIG; sig++)
+			signal(sig, SIG_DFL);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		/* PATH lookup uses the session's PATH, in the session's root. */
+		environ = env;
+		execvp(argv[0], argv);
+		log_errno(errno, "cannot run %s", argv[0]);
+		_exit(errno == ENOENT ? 127 : 126);
+	}
+	if (host_proc >= 0)
+		close(host_proc);
+	payload_pid = cmd; /* stop signals from C go on to the command */
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	/* PATH lookup uses the session's PATH, in the session's root. */
-	environ = env;
-	execvp(argv[0], argv);
-	log_errno(errno, "cannot run %s", argv[0]);
-	_exit(errno == ENOENT ? 127 : 126);
+	while (!parent_gone) {
+		p = waitpid(-1, &status, 0);
+		if (p == cmd)
+			break;
+		if (p < 0 && errno != EINTR)
+			break;
+	}
+	kill_session();
+	_exit(parent_gone ? LAUNCH_EXIT_FAILURE : exit_code(status));
 }
 
 /* ---- C: namespaces ---- */
-
-static volatile pid_t payload_pid;
 
 static void forward_signal(int sig)
 {

@@ -1236,7 +1236,6 @@ def test_container_death_ends_session(base_dir, be):
         c.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="known gap (issue 3): processes the command forks outlive the session; only the command itself dies with cntr")
 def test_sigkill_of_cntr_ends_session(plain, be):
     s = Live("attach", plain.pid, args=be)
     try:
@@ -1283,7 +1282,6 @@ def test_sigkill_of_cntr_during_cntrfs_traffic(plain, workdir):
     assert read("/proc/%d/mountinfo" % plain.pid) == plain.mountinfo
 
 
-@pytest.mark.xfail(strict=True, reason="known gap (issue 3): processes the command forks outlive the session; only the command itself dies with cntr")
 def test_background_process_does_not_outlive_session(plain, be):
     secs = unique_secs()
     # The shell waits until the background sleep has really started, then exits.

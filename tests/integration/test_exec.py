@@ -331,7 +331,6 @@ def test_container_death_ends_exec(base_dir):
         c.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="known gap (issue 3): processes the command forks outlive the session; only the command itself dies with cntr")
 def test_sigkill_of_cntr_ends_exec(plain):
     s = Live("exec", plain.pid)
     try:
