@@ -9,12 +9,15 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "cmd/cmd.h"
 #include "cntrfs/fs.h"
 #include "fuse/mount.h"
 #include "fuse/reply.h"
+#include "idmap_tree.h"
+#include "util/file.h"
 #include "util/cleanup.h"
 #include "util/log.h"
 #include "util/options.h"
@@ -289,6 +292,28 @@ static void detach_stdio(void)
 	close(null);
 }
 
+/* The device of the newest fuse.cntrfs mount at mnt, from mountinfo (stat would ask us). */
+static uint64_t mount_device(const char *mnt)
+{
+	char *info = read_file_alloc(AT_FDCWD, "/proc/self/mountinfo", NULL);
+	unsigned major, minor;
+	uint64_t dev = 0;
+
+	for (char *line = info, *next; line && *line; line = next) {
+		char point[PATH_MAX];
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (sscanf(line, "%*u %*u %u:%u", &major, &minor) == 2 &&
+		    mountinfo_mountpoint(line, point, sizeof(point)) == 0 && !strcmp(point, mnt) &&
+		    strstr(line, " - fuse."))
+			dev = makedev(major, minor);
+	}
+	free(info);
+	return dev;
+}
+
 static int serve(struct mount_args *a, const char *mnt, int ready_fd)
 {
 	struct cntrfs fs;
@@ -311,6 +336,7 @@ static int serve(struct mount_args *a, const char *mnt, int ready_fd)
 		cntrfs_destroy(&fs);
 		return 1;
 	}
+	fs.self_dev = mount_device(mnt);
 	/* Stop signals are taken by the session loop, in this thread only. */
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGINT);

@@ -173,6 +173,9 @@ int cntrfs_do_lookup(struct cntrfs *fs, struct inode *parent, const char *name,
 			return -err;
 		}
 		inode_put_fd(&fs->inodes, parent);
+		/* Serving our own mount through itself would recurse without end. */
+		if (fs->self_dev && makedev(st.stx_dev_major, st.stx_dev_minor) == fs->self_dev)
+			return -ELOOP;
 		i = inode_lookup(&fs->inodes, parent, name, &st);
 		if (!i && errno != ESTALE)
 			return -errno;

@@ -27,6 +27,7 @@ struct cntrfs {
 	struct cntrfs_config cfg;
 	struct inode_table inodes;
 	int proc_fd; /* /proc/self/fd, for reopening O_PATH fds without path strings */
+	uint64_t self_dev; /* our own mount's device: lookups never descend into it (0: unknown) */
 	bool passthrough; /* agreed with the kernel */
 	bool writeback;
 	unsigned long entry_sec, attr_sec, neg_sec;
