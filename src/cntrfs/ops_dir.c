@@ -133,14 +133,14 @@ static void do_readdir(struct fuse_req *req, const void *arg, size_t len, bool p
 			struct fuse_direntplus *dp = (void *)(t->readbuf + used);
 
 			memset(&dp->entry_out, 0, sizeof(dp->entry_out));
-			/* "." and ".." get no entry: the kernel would never forget them. */
+			/*
+			 * "." and ".." get no entry: the kernel would never forget them.
+			 * Nor does a name whose lookup fails (gone meanwhile, or our own
+			 * mount point): it is listed, and looked up on its own if used.
+			 */
 			if (!is_dot_or_dotdot(e->d_name) &&
-			    cntrfs_do_lookup(fs, d->inode, e->d_name, &dp->entry_out) < 0) {
-				/* Gone meanwhile: skip it rather than end the listing. */
-				d->used += e->d_reclen;
-				d->pos = e->d_off;
-				continue;
-			}
+			    cntrfs_do_lookup(fs, d->inode, e->d_name, &dp->entry_out) < 0)
+				memset(&dp->entry_out, 0, sizeof(dp->entry_out));
 			fd = &dp->dirent;
 		} else {
 			fd = (void *)(t->readbuf + used);
