@@ -182,14 +182,27 @@ int cntrfs_do_lookup(struct cntrfs *fs, struct inode *parent, const char *name,
 	}
 	if (!i)
 		return -ESTALE;
+	cntrfs_fill_entry(fs, out, i, &st);
+	return 0;
+}
+
+void cntrfs_fill_entry(const struct cntrfs *fs, struct fuse_entry_out *out, const struct inode *i,
+		       const struct statx *st)
+{
 	memset(out, 0, sizeof(*out));
 	out->nodeid = inode_nodeid(&fs->inodes, i);
 	out->entry_valid = fs->entry_sec;
 	out->entry_valid_nsec = fs->entry_nsec;
 	out->attr_valid = fs->attr_sec;
 	out->attr_valid_nsec = fs->attr_nsec;
-	cntrfs_fill_attr(fs, &out->attr, &st);
-	return 0;
+	cntrfs_fill_attr(fs, &out->attr, st);
+}
+
+void cntrfs_reply_sync(struct fuse_req *req, int fd, uint32_t fsync_flags)
+{
+	int r = (fsync_flags & FUSE_FSYNC_FDATASYNC) ? fdatasync(fd) : fsync(fd);
+
+	fuse_reply_err(req, r < 0 ? errno : 0);
 }
 
 void cntrfs_reply_entry(struct fuse_req *req, struct inode *parent, const char *name)

@@ -68,6 +68,11 @@ int cntrfs_reopen(const struct cntrfs *fs, int fd, int flags);
  * entry for ENOENT). Used by LOOKUP and by every creating operation.
  */
 void cntrfs_reply_entry(struct fuse_req *req, struct inode *parent, const char *name);
+/* A fuse_entry_out for i with our timeouts. */
+void cntrfs_fill_entry(const struct cntrfs *fs, struct fuse_entry_out *out, const struct inode *i,
+		       const struct statx *st);
+/* fsync or, with FUSE_FSYNC_FDATASYNC, fdatasync of fd, and the reply. */
+void cntrfs_reply_sync(struct fuse_req *req, int fd, uint32_t fsync_flags);
 /* Same lookup without replying: fills *out and adds a lookup. Returns 0/-errno. */
 int cntrfs_do_lookup(struct cntrfs *fs, struct inode *parent, const char *name,
 		     struct fuse_entry_out *out);

@@ -194,13 +194,9 @@ void op_releasedir(struct fuse_req *req, const void *arg, size_t len)
 void op_fsyncdir(struct fuse_req *req, const void *arg, size_t len)
 {
 	const struct fuse_fsync_in *in = ARG_STRUCT(struct fuse_fsync_in, arg, len);
-	int fd, r;
 
-	if (!in) {
+	if (!in)
 		fuse_reply_err(req, EINVAL);
-		return;
-	}
-	fd = fh_dir(in->fh)->fd;
-	r = (in->fsync_flags & FUSE_FSYNC_FDATASYNC) ? fdatasync(fd) : fsync(fd);
-	fuse_reply_err(req, r < 0 ? errno : 0);
+	else
+		cntrfs_reply_sync(req, fh_dir(in->fh)->fd, in->fsync_flags);
 }

@@ -124,13 +124,7 @@ static int entry_from_fd(struct cntrfs *fs, int fd, struct fuse_entry_out *e, st
 	i = inode_insert_fd(&fs->inodes, pfd, &st);
 	if (!i)
 		return -errno;
-	memset(e, 0, sizeof(*e));
-	e->nodeid = inode_nodeid(&fs->inodes, i);
-	e->entry_valid = fs->entry_sec;
-	e->entry_valid_nsec = fs->entry_nsec;
-	e->attr_valid = fs->attr_sec;
-	e->attr_valid_nsec = fs->attr_nsec;
-	cntrfs_fill_attr(fs, &e->attr, &st);
+	cntrfs_fill_entry(fs, e, i, &st);
 	*ip = i;
 	return 0;
 }
@@ -290,15 +284,11 @@ void op_release(struct fuse_req *req, const void *arg, size_t len)
 void op_fsync(struct fuse_req *req, const void *arg, size_t len)
 {
 	const struct fuse_fsync_in *in = ARG_STRUCT(struct fuse_fsync_in, arg, len);
-	int fd, r;
 
-	if (!in) {
+	if (!in)
 		fuse_reply_err(req, EINVAL);
-		return;
-	}
-	fd = fh_file(in->fh)->fd;
-	r = (in->fsync_flags & FUSE_FSYNC_FDATASYNC) ? fdatasync(fd) : fsync(fd);
-	fuse_reply_err(req, r < 0 ? errno : 0);
+	else
+		cntrfs_reply_sync(req, fh_file(in->fh)->fd, in->fsync_flags);
 }
 
 void op_fallocate(struct fuse_req *req, const void *arg, size_t len)
