@@ -296,8 +296,9 @@ static void detach_stdio(void)
 static uint64_t mount_device(const char *mnt)
 {
 	char *info = read_file_alloc(AT_FDCWD, "/proc/self/mountinfo", NULL);
-	unsigned major, minor;
+	unsigned major;
 	uint64_t dev = 0;
+	char *end;
 
 	for (char *line = info, *next; line && *line; line = next) {
 		char point[PATH_MAX];
@@ -305,10 +306,16 @@ static uint64_t mount_device(const char *mnt)
 		next = strchr(line, '\n');
 		if (next)
 			*next++ = '\0';
-		if (sscanf(line, "%*u %*u %u:%u", &major, &minor) == 2 &&
-		    mountinfo_mountpoint(line, point, sizeof(point)) == 0 && !strcmp(point, mnt) &&
-		    strstr(line, " - fuse."))
-			dev = makedev(major, minor);
+		/* "ID PARENT MAJOR:MINOR ..." */
+		const char *f = strchr(line, ' ');
+
+		f = f ? strchr(f + 1, ' ') : NULL;
+		if (!f || mountinfo_mountpoint(line, point, sizeof(point)) < 0 ||
+		    strcmp(point, mnt) != 0 || !strstr(line, " - fuse."))
+			continue;
+		major = (unsigned)strtoul(f + 1, &end, 10);
+		if (*end == ':')
+			dev = makedev(major, (unsigned)strtoul(end + 1, NULL, 10));
 	}
 	free(info);
 	return dev;
