@@ -1038,11 +1038,12 @@ def test_binary_data_through_cat(plain, be):
     assert len(p.stdout) == len(data) and p.stdout == data
 
 
-def test_stdin_eof_ends_cat(plain, be):
-    proc = subprocess.Popen(cntr_argv("attach", plain.pid, ["/usr/bin/cat"], be), stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cntr_env())
+def check_stdin_eof_ends_cat(argv, line):
+    """cat in the session keeps running while stdin is open and ends at its EOF."""
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=cntr_env())
     try:
-        proc.stdin.write(b"line one\n")
+        proc.stdin.write(line)
         proc.stdin.flush()
         time.sleep(0.3)
         assert proc.poll() is None, "cat ended before its stdin did"
@@ -1058,7 +1059,11 @@ def test_stdin_eof_ends_cat(plain, be):
             proc.wait()
         for f in (proc.stdout, proc.stderr):
             f.close()
-    assert (proc.returncode, out, err) == (0, b"line one\n", b"")
+    assert (proc.returncode, out, err) == (0, line, b"")
+
+
+def test_stdin_eof_ends_cat(plain, be):
+    check_stdin_eof_ends_cat(cntr_argv("attach", plain.pid, ["/usr/bin/cat"], be), b"line one\n")
 
 
 @pytest.mark.parametrize("script,rc", [

@@ -17,6 +17,7 @@ import pytest
 
 import cntr_helpers as H
 from test_attach import (  # noqa: F401  (fixtures are used by name)
+    check_stdin_eof_ends_cat,
     CNTR, MARKER, NS_SHARED, NS_SCRIPT, USERNS_BASE, Live, app_target, assert_no_fuse_or_ptmx_fds,
     bad_input_cases, bare, caps_of, cntr, cntr_argv, cntr_env, describe, environ_of,
     expected_caps, hexcaps, no_leftovers, ok, pidns_members, plain, proc_state,
@@ -171,26 +172,7 @@ def test_stdio_byte_exact(plain):
 
 
 def test_stdin_eof_ends_cat(plain):
-    proc = subprocess.Popen(cntr_argv("exec", plain.pid, ["/bin/cat"]), stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cntr_env())
-    try:
-        proc.stdin.write(b"xyz\n")
-        proc.stdin.flush()
-        time.sleep(0.3)
-        assert proc.poll() is None, "cat ended before its stdin did"
-        proc.stdin.close()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            raise AssertionError("cat did not see EOF on stdin")
-        out, err = proc.stdout.read(), proc.stderr.read()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        for f in (proc.stdout, proc.stderr):
-            f.close()
-    assert (proc.returncode, out, err) == (0, b"xyz\n", b"")
+    check_stdin_eof_ends_cat(cntr_argv("exec", plain.pid, ["/bin/cat"]), b"xyz\n")
 
 
 @pytest.mark.parametrize("script,rc", [
