@@ -6,7 +6,7 @@ set -eu
 BUILD_DEPS="meson ninja-build gcc libc6-dev pkg-config"
 TEST_DEPS="python3 python3-pytest attr acl fuse3 bindfs busybox-static tmux e2fsprogs util-linux
  procps psmisc clang clang-tidy clang-format cppcheck libclang-rt-14-dev sqlite3 fio dbench git
- strace"
+ strace groff-base"
 
 install_pkgs() {
 	missing=""
