@@ -21,7 +21,8 @@ namespaces), the image's marker file (at /var/lib/cntr for attach, / for exec), 
 host's tools at / and the filesystem type of / (fuse.cntrfs for cntrfs, the host root's for
 bind), and that the exit status comes through. Without --backend, attach -v must report its
 choice: bind for plain containers, cntrfs for user-namespaced ones. Stopped containers and
-unknown names must fail with one line.
+unknown names must fail with one line. The last three tests need no engine and are not marked
+"engines": -m "not engines" runs them, and starts and stops nothing.
 """
 
 import os
@@ -31,7 +32,8 @@ import pytest
 
 import cntr_helpers as H
 
-pytestmark = pytest.mark.engines
+# Marked one by one: the tests under "no engine needed" run with -m "not engines" too.
+engines = pytest.mark.engines
 
 CNTR = os.path.realpath(H.cntr_bin())
 ENGINES_DIR = os.path.join(H.REPO, "tests", "engines")
@@ -135,7 +137,7 @@ class Engine:
                 self.name, action, p.stdout)
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(scope="module")
 def final_sweep():
     """cntr's default order asks every engine, and `podman container inspect` re-creates the
     storage mount podman keeps; one last quiet stop per engine leaves the machine as found."""
@@ -145,7 +147,7 @@ def final_sweep():
 
 
 @pytest.fixture(scope="module", params=ENGINES)
-def engine(request):
+def engine(request, final_sweep):
     e = Engine(request.param)
     try:
         e.start()
@@ -241,6 +243,7 @@ def is_identity_map(pid):
         return f.read().split() == ["0", "0", "4294967295"]
 
 
+@engines
 @pytest.mark.parametrize("how", ["typed", "default"])
 @pytest.mark.parametrize("sub,backend", MODES, ids=MODE_IDS)
 @pytest.mark.parametrize("variant", ["plain", "userns"])
@@ -252,6 +255,7 @@ def test_session(engine, variant, sub, backend, how):
     assert is_identity_map(t.pid) == (variant == "plain"), "uid_map of %s" % t.name
 
 
+@engines
 @pytest.mark.parametrize("variant", ["plain", "userns"])
 def test_default_backend(engine, variant):
     """Without --backend, attach picks bind for a plain container and cntrfs for a
@@ -264,6 +268,7 @@ def test_default_backend(engine, variant):
     assert [x for x in lines if x.startswith("cntr: back end: ")] == ["cntr: back end: " + want], lines
 
 
+@engines
 @pytest.mark.parametrize("how", ["typed", "default"])
 @pytest.mark.parametrize("sub,backend", MODES, ids=MODE_IDS)
 def test_stopped_container(engine, sub, backend, how):
@@ -274,6 +279,7 @@ def test_stopped_container(engine, sub, backend, how):
         assert "not running" in line and name in line, line
 
 
+@engines
 @pytest.mark.parametrize("how", ["typed", "default"])
 @pytest.mark.parametrize("sub,backend", MODES, ids=MODE_IDS)
 def test_unknown_name(engine, sub, backend, how):
@@ -285,6 +291,7 @@ def test_unknown_name(engine, sub, backend, how):
     assert t.type + ": " in line, line
 
 
+@engines
 def test_other_spellings(engine):
     """docker, podman: a short id; docker also a numeric name that is a pid too; containerd:
     the moby and k8s.io namespaces, Kubernetes names and CRI ids. Nothing extra for the others."""
