@@ -11,11 +11,18 @@ a local busybox image, plus one that exists but is not running. The fixture stop
 started before the next engine begins. An engine whose script exits 77 (its packages cannot be
 installed) is skipped with the script's reason; any other failure is an error.
 
-Every session runs one script inside and exits 3. From its output the tests check the
-namespaces against the container pid's ns links as the host sees them (attach has its own mount
-namespace, exec the container's), the uid and uid_map (container root; shifted for user
-namespaces), the image's marker file (at /var/lib/cntr for attach, / for exec) and that the
-exit status comes through. Stopped containers and unknown names must fail with one line.
+Every attach runs twice, with --backend cntrfs and with --backend bind; exec runs once (it uses
+the container's own root, so the back end does not apply). Every session runs one script inside
+and exits 3. From its output the tests check the namespaces against the container pid's ns
+links as the host sees them (attach has its own mount namespace, exec the container's), the
+session's cgroups (its /proc/self/cgroup must equal the container pid's, read from inside the
+container's cgroup namespace), the uid and uid_map (container root; shifted for user
+namespaces), the image's marker file (at /var/lib/cntr for attach, / for exec), for attach the
+host's tools at / and the filesystem type of / (fuse.cntrfs for cntrfs, the host root's for
+bind), and that the exit status comes through. Without --backend, attach -v must report its
+choice: bind for plain containers, cntrfs for user-namespaced ones. Stopped containers and
+unknown names must fail with one line. The last three tests need no engine and are not marked
+"engines": -m "not engines" runs them, and starts and stops nothing.
 """
 
 import os
@@ -25,7 +32,8 @@ import pytest
 
 import cntr_helpers as H
 
-pytestmark = pytest.mark.engines
+# Marked one by one: the tests under "no engine needed" run with -m "not engines" too.
+engines = pytest.mark.engines
 
 CNTR = os.path.realpath(H.cntr_bin())
 ENGINES_DIR = os.path.join(H.REPO, "tests", "engines")
@@ -38,10 +46,18 @@ DOCKER_USERNS_HOST = "unix:///run/cntr-test/docker-userns.sock"
 SCRIPT_TIMEOUT = 900
 RUN_TIMEOUT = 60
 
-# Printed by the session: one "key value" per line; the marker path is $1.
+# Printed by the session: one "key value" per line; the marker path is $1. "cg" comes once per
+# line of the shell's own /proc/self/cgroup (read by the shell itself, not by a child), "root_fs"
+# is the filesystem type of the top mount on /.
 SESSION = ('for n in cgroup ipc net pid uts user time mnt; do echo "ns_$n $(readlink /proc/self/ns/$n)"; '
            'done; echo "uid $(id -u)"; echo "uid_map $(cat /proc/self/uid_map)"; '
+           'while read -r l; do echo "cg $l"; done </proc/self/cgroup; '
+           r'echo "root_fs $(sed -n "s/^[0-9]* [0-9]* [^ ]* [^ ]* \/ .* - \([^ ]*\) .*/\1/p" '
+           '/proc/self/mountinfo | tail -n 1)"; '
            'echo "marker $(cat "$1")"; [ -e /usr/bin/python3 ] && echo "host_tools yes"; exit 3')
+# How test_session runs: attach with each back end, exec once (it has no fat view, so no back end).
+MODES = [("attach", "cntrfs"), ("attach", "bind"), ("exec", None)]
+MODE_IDS = ["attach-cntrfs", "attach-bind", "exec"]
 
 
 def script(engine, action):
@@ -121,7 +137,7 @@ class Engine:
                 self.name, action, p.stdout)
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(scope="module")
 def final_sweep():
     """cntr's default order asks every engine, and `podman container inspect` re-creates the
     storage mount podman keeps; one last quiet stop per engine leaves the machine as found."""
@@ -131,7 +147,7 @@ def final_sweep():
 
 
 @pytest.fixture(scope="module", params=ENGINES)
-def engine(request):
+def engine(request, final_sweep):
     e = Engine(request.param)
     try:
         e.start()
@@ -147,29 +163,63 @@ def cntr(sub, target_args, cmd, env=None):
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=RUN_TIMEOUT)
 
 
+def backend_args(backend):
+    return ["--backend", backend] if backend else []
+
+
 def session(sub, target_args, env):
     marker = "/var/lib/cntr/etc/cntr-test-rootfs" if sub == "attach" else "/etc/cntr-test-rootfs"
     p = cntr(sub, target_args, ["/bin/sh", "-c", SESSION, "sh", marker], env)
-    out = {}
+    out = {"cg": []}
     for line in p.stdout.decode(errors="replace").splitlines():
         k, _, v = line.partition(" ")
-        out[k] = v
+        if k == "cg":
+            out[k].append(v)
+        else:
+            out[k] = v
     return p, out
 
 
-def check_session(sub, p, out, pid):
-    """The session ran in pid's container, as its root, with the exit status passed on."""
+def cgroups_seen_inside(pid):
+    """pid's /proc/PID/cgroup as a process in pid's cgroup namespace reads it."""
+    p = subprocess.run(["nsenter", "--cgroup=/proc/%d/ns/cgroup" % pid, "cat", "/proc/%d/cgroup" % pid],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=RUN_TIMEOUT, check=True)
+    return p.stdout.decode().splitlines()
+
+
+def host_root_fstype():
+    with open("/proc/self/mountinfo") as f:
+        top = [line for line in f if line.split()[4] == "/"][-1]
+    return top.split(" - ", 1)[1].split()[0]
+
+
+def check_session(sub, p, out, pid, backend=None):
+    """The session ran in pid's container and cgroups, as its root, with the exit status passed
+    on; attach's fat view came from `backend` ("cntrfs" or "bind")."""
     assert p.returncode == 3, "exit %d, stderr %r, stdout %r" % (p.returncode, p.stderr, p.stdout)
     for n in NS_SHARED:
         assert out["ns_" + n] == os.readlink("/proc/%d/ns/%s" % (pid, n)), n
+    # Same cgroup namespace (above) and the same paths in it: the same cgroups.
+    want_cg = cgroups_seen_inside(pid)
+    assert want_cg, "no cgroups for pid %d" % pid
+    assert out["cg"] == want_cg, "session's cgroups %r, the container's %r" % (out["cg"], want_cg)
     theirs = os.readlink("/proc/%d/ns/mnt" % pid)
     if sub == "exec":
+        assert backend is None
         assert out["ns_mnt"] == theirs
         assert "host_tools" not in out
     else:
         # attach: a private mount namespace nested in the container's, with our tools at /
         assert out["ns_mnt"] not in (theirs, os.readlink("/proc/self/ns/mnt"))
         assert out["host_tools"] == "yes"
+        assert backend in ("cntrfs", "bind"), backend
+        # cntrfs serves / through FUSE; bind mounts the host's root itself.
+        if backend == "cntrfs":
+            assert out["root_fs"] == "fuse.cntrfs", "/ is %r with --backend cntrfs" % out["root_fs"]
+        else:
+            assert out["root_fs"] == host_root_fstype() != "fuse.cntrfs", (
+                "/ is %r with --backend bind" % out["root_fs"])
     assert out["uid"] == "0"
     with open("/proc/%d/uid_map" % pid) as f:
         assert out["uid_map"].split() == f.read().split()
@@ -188,39 +238,60 @@ def one_line_error(p):
 # every engine
 # ---------------------------------------------------------------------------
 
+def is_identity_map(pid):
+    with open("/proc/%d/uid_map" % pid) as f:
+        return f.read().split() == ["0", "0", "4294967295"]
+
+
+@engines
 @pytest.mark.parametrize("how", ["typed", "default"])
-@pytest.mark.parametrize("sub", ["attach", "exec"])
+@pytest.mark.parametrize("sub,backend", MODES, ids=MODE_IDS)
 @pytest.mark.parametrize("variant", ["plain", "userns"])
-def test_session(engine, variant, sub, how):
+def test_session(engine, variant, sub, backend, how):
     t = engine.targets[variant]
-    args = (["-t", t.type] if how == "typed" else []) + [t.name]
+    args = backend_args(backend) + (["-t", t.type] if how == "typed" else []) + [t.name]
     p, out = session(sub, args, t.env)
-    check_session(sub, p, out, t.pid)
-    with open("/proc/%d/uid_map" % t.pid) as f:
-        identity = f.read().split() == ["0", "0", "4294967295"]
-    assert identity == (variant == "plain"), "uid_map of %s" % t.name
+    check_session(sub, p, out, t.pid, backend)
+    assert is_identity_map(t.pid) == (variant == "plain"), "uid_map of %s" % t.name
 
 
+@engines
+@pytest.mark.parametrize("variant", ["plain", "userns"])
+def test_default_backend(engine, variant):
+    """Without --backend, attach picks bind for a plain container and cntrfs for a
+    user-namespaced one, and -v says which (src/cmd/attach.c, choose_backend)."""
+    t = engine.targets[variant]
+    want = "bind" if variant == "plain" else "cntrfs"
+    p, out = session("attach", ["-v", t.name], t.env)
+    check_session("attach", p, out, t.pid, want)
+    lines = p.stderr.decode(errors="replace").splitlines()
+    assert [x for x in lines if x.startswith("cntr: back end: ")] == ["cntr: back end: " + want], lines
+
+
+@engines
 @pytest.mark.parametrize("how", ["typed", "default"])
-@pytest.mark.parametrize("sub", ["attach", "exec"])
-def test_stopped_container(engine, sub, how):
+@pytest.mark.parametrize("sub,backend", MODES, ids=MODE_IDS)
+def test_stopped_container(engine, sub, backend, how):
     for type_, name in engine.stopped:
-        p = cntr(sub, (["-t", type_] if how == "typed" else []) + [name], ["/bin/true"])
+        p = cntr(sub, backend_args(backend) + (["-t", type_] if how == "typed" else []) + [name],
+                 ["/bin/true"])
         line = one_line_error(p)
         assert "not running" in line and name in line, line
 
 
+@engines
 @pytest.mark.parametrize("how", ["typed", "default"])
-@pytest.mark.parametrize("sub", ["attach", "exec"])
-def test_unknown_name(engine, sub, how):
+@pytest.mark.parametrize("sub,backend", MODES, ids=MODE_IDS)
+def test_unknown_name(engine, sub, backend, how):
     t = engine.targets["plain"]
-    p = cntr(sub, (["-t", t.type] if how == "typed" else []) + ["cntr-test-no-such-container"],
-             ["/bin/true"], t.env)
+    p = cntr(sub, backend_args(backend) + (["-t", t.type] if how == "typed" else [])
+             + ["cntr-test-no-such-container"], ["/bin/true"], t.env)
     line = one_line_error(p)
     assert "no container 'cntr-test-no-such-container' found (tried: " in line, line
     assert t.type + ": " in line, line
 
 
+@engines
 def test_other_spellings(engine):
     """docker, podman: a short id; docker also a numeric name that is a pid too; containerd:
     the moby and k8s.io namespaces, Kubernetes names and CRI ids. Nothing extra for the others."""
