@@ -1,9 +1,11 @@
 /* Open files: open, create, read, write and the calls on an open file. */
 #include <errno.h>
+#include <linux/magic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "cntrfs/args.h"
@@ -51,6 +53,29 @@ static int passthrough_ref(struct fuse_req *req, struct inode *i, int fd)
 	return id;
 }
 
+/*
+ * Network filesystems (and other FUSE servers) may report write-back errors only when a
+ * file is closed, so their closes go through FUSE_FLUSH. Everywhere else the
+ * kernel skips that round trip (FOPEN_NOFLUSH): data went to the backing file
+ * already, and POSIX locks are the kernel's own.
+ */
+static bool close_reports_errors(int fd)
+{
+	static const unsigned long magic[] = {
+		NFS_SUPER_MAGIC,  SMB_SUPER_MAGIC,  CIFS_SUPER_MAGIC,
+		SMB2_SUPER_MAGIC, CEPH_SUPER_MAGIC, V9FS_MAGIC,
+		AFS_SUPER_MAGIC,  AFS_FS_MAGIC,	    FUSE_SUPER_MAGIC,
+	};
+	struct statfs sf;
+
+	if (fstatfs(fd, &sf) < 0)
+		return true;
+	for (size_t k = 0; k < sizeof(magic) / sizeof(magic[0]); k++)
+		if ((unsigned long)sf.f_type == magic[k])
+			return true;
+	return false;
+}
+
 /* Makes the handle and the open_out for a new open of i through fd (consumed). */
 static int new_file(struct fuse_req *req, struct inode *i, int fd, struct cntr_fuse_open_out *out)
 {
@@ -75,6 +100,8 @@ static int new_file(struct fuse_req *req, struct inode *i, int fd, struct cntr_f
 	} else if (fs->cfg.keep_cache) {
 		out->open_flags = FOPEN_KEEP_CACHE;
 	}
+	if (!close_reports_errors(fd))
+		out->open_flags |= FOPEN_NOFLUSH;
 	out->fh = (uint64_t)(uintptr_t)f;
 	return 0;
 }
