@@ -33,8 +33,15 @@ meson test -C build --print-errorlogs || status=1
 step "unit tests (ASan+UBSan)"
 meson test -C build-asan --print-errorlogs || status=1
 
+# Requests reach CntrFS through io_uring where the kernel has it (the suite sets
+# fuse.enable_uring for its run), and through /dev/fuse alone in the second run.
 step "integration tests"
 CNTR_BIN="$PWD/build/cntr" $PYTEST -q tests/integration || status=1
+
+step "filesystem tests (/dev/fuse only)"
+CNTR_BIN="$PWD/build/cntr" CNTR_TEST_FUSE_TRANSPORT=dev \
+	$PYTEST -q -m "not slow" tests/integration/test_fs_differential.py \
+	tests/integration/test_fs_semantics.py tests/integration/test_fs_faults.py || status=1
 
 step "filesystem tests (ASan+UBSan)"
 ASAN_OPTIONS=abort_on_error=0:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

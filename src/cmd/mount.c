@@ -50,6 +50,7 @@ static void usage(FILE *out)
 	      "      --no-readdirplus      plain readdir\n"
 	      "      --no-parallel-dirops  serialise lookups and readdir per directory\n"
 	      "      --no-posix-acl        do not enforce POSIX ACLs in the kernel\n"
+	      "      --no-io-uring         /dev/fuse only, even if the kernel offers io_uring\n"
 	      "  -v, --verbose             report negotiated settings\n"
 	      "  -h, --help                this text\n",
 	      out);
@@ -149,6 +150,8 @@ static int apply_option(struct mount_args *a, const char *raw_key, const char *v
 		{ "no_parallel_dirops", offsetof(struct mount_args, cfg.parallel_dirops), false },
 		{ "posix_acl", offsetof(struct mount_args, cfg.posix_acl), true },
 		{ "no_posix_acl", offsetof(struct mount_args, cfg.posix_acl), false },
+		{ "io_uring", offsetof(struct mount_args, cfg.io_uring), true },
+		{ "no_io_uring", offsetof(struct mount_args, cfg.io_uring), false },
 		{ "foreground", offsetof(struct mount_args, foreground), true },
 	};
 	if (!strcmp(key, "verbose")) {
@@ -209,6 +212,7 @@ static int parse_args(struct mount_args *a, int argc, char **argv, int helper_mo
 						  { "no-readdirplus", no_argument, NULL, 1 },
 						  { "no-parallel-dirops", no_argument, NULL, 1 },
 						  { "no-posix-acl", no_argument, NULL, 1 },
+						  { "no-io-uring", no_argument, NULL, 1 },
 						  { 0 } };
 	/* mount(8) passes -n (no mtab), -s (sloppy), -v; we accept them as helper. */
 	const char *shortopts = helper_mode ? ":fvho:ns" : ":fvho:";

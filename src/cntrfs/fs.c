@@ -25,6 +25,7 @@ void cntrfs_config_defaults(struct cntrfs_config *c)
 	c->readdirplus = true;
 	c->parallel_dirops = true;
 	c->posix_acl = true;
+	c->io_uring = true;
 }
 
 static void split_time(double t, unsigned long *sec, unsigned *nsec)
@@ -114,6 +115,7 @@ void cntrfs_want(const struct cntrfs *fs, struct fuse_want *want)
 	want->max_write = CNTR_FUSE_MAX_WRITE;
 	want->max_background = 64;
 	want->passthrough = c->passthrough && !c->writeback;
+	want->io_uring = c->io_uring;
 }
 
 int cntrfs_statx_fd(int fd, struct statx *st)

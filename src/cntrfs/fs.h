@@ -17,6 +17,7 @@ struct cntrfs_config {
 	bool readdirplus;
 	bool parallel_dirops;
 	bool posix_acl;
+	bool io_uring; /* FUSE over io_uring when the kernel offers it */
 	bool ro;
 	struct idmap uid_map, gid_map;
 };

@@ -75,3 +75,39 @@ struct cntr_fuse_open_out {
 #define CNTR_FUSE_BUFSIZE (CNTR_FUSE_MAX_WRITE + 4096u)
 
 #define CNTR_FUSE_OPCODE_MAX 64
+
+#if FUSE_KERNEL_MINOR_VERSION < 42
+/* 7.42: requests and replies through io_uring, one queue per CPU. */
+#define FUSE_OVER_IO_URING (1ULL << 41)
+#define FUSE_URING_IN_OUT_HEADER_SZ 128
+#define FUSE_URING_OP_IN_OUT_SZ 128
+
+struct fuse_uring_ent_in_out {
+	uint64_t flags;
+	uint64_t commit_id; /* the request's unique, echoed back by the commit */
+	uint32_t payload_sz; /* argument bytes in the payload buffer, either way */
+	uint32_t padding;
+	uint64_t reserved;
+};
+
+/* iov[0] of a ring entry; iov[1] is the payload buffer. */
+struct fuse_uring_req_header {
+	char in_out[FUSE_URING_IN_OUT_HEADER_SZ]; /* fuse_in_header / fuse_out_header */
+	char op_in[FUSE_URING_OP_IN_OUT_SZ]; /* the request's first argument (its *_in struct) */
+	struct fuse_uring_ent_in_out ring_ent_in_out;
+};
+
+enum fuse_uring_cmd {
+	FUSE_IO_URING_CMD_INVALID = 0,
+	FUSE_IO_URING_CMD_REGISTER = 1,
+	FUSE_IO_URING_CMD_COMMIT_AND_FETCH = 2,
+};
+
+/* The command area of an IORING_OP_URING_CMD submission. */
+struct fuse_uring_cmd_req {
+	uint64_t flags;
+	uint64_t commit_id;
+	uint16_t qid;
+	uint8_t padding[6];
+};
+#endif

@@ -1,5 +1,7 @@
 #include "fuse/reply.h"
 
+#include "fuse/ring.h"
+
 #include <errno.h>
 #include <string.h>
 
@@ -7,6 +9,12 @@ static void send_reply(struct fuse_req *req, int err, struct iovec *iov, int n)
 {
 	struct fuse_out_header out;
 	size_t len = sizeof(out);
+
+	if (req->ring) {
+		fuse_ring_reply(req, err, iov, n);
+		req->replied = true;
+		return;
+	}
 
 	for (int i = 1; i < n; i++)
 		len += iov[i].iov_len;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "fuse/reply.h"
+#include "fuse/ring.h"
 #include "util/log.h"
 
 struct worker {
@@ -68,6 +69,8 @@ static void handle_init(struct fuse_req *req, const void *arg, size_t len)
 		out.max_pages = CNTR_FUSE_MAX_PAGES;
 	}
 	/* The kernel refuses passthrough together with the writeback cache. */
+	if (se->want.io_uring && (offered & FUSE_OVER_IO_URING))
+		accepted |= FUSE_OVER_IO_URING;
 	if (se->want.passthrough && (offered & FUSE_PASSTHROUGH) &&
 	    !(accepted & FUSE_WRITEBACK_CACHE)) {
 		accepted |= FUSE_PASSTHROUGH;
@@ -79,6 +82,7 @@ static void handle_init(struct fuse_req *req, const void *arg, size_t len)
 	se->conn.flags = accepted;
 	se->conn.max_write = se->want.max_write;
 	se->conn.passthrough = accepted & FUSE_PASSTHROUGH;
+	se->conn.io_uring = accepted & FUSE_OVER_IO_URING;
 
 	out.max_readahead = in->max_readahead;
 	out.flags = (uint32_t)accepted;
@@ -94,9 +98,19 @@ static void handle_init(struct fuse_req *req, const void *arg, size_t len)
 		 se->conn.proto_minor, (unsigned long long)accepted, (unsigned long long)offered,
 		 se->conn.passthrough ? "on" : "off");
 	fuse_reply_data(req, &out, sizeof(out));
+	/* The kernel accepts ring entries only once it has processed this reply. */
+	if (se->conn.io_uring) {
+		int r = fuse_ring_start(se);
+
+		if (r < 0)
+			log_warn("FUSE over io_uring unavailable (%s): using /dev/fuse only",
+				 strerror(-r));
+	} else if (se->want.io_uring) {
+		log_info("FUSE over io_uring not offered by the kernel (fuse.enable_uring=0?)");
+	}
 }
 
-static void dispatch(struct fuse_req *req, const void *arg, size_t len)
+void fuse_session_dispatch(struct fuse_req *req, const void *arg, size_t len)
 {
 	struct fuse_session *se = req->se;
 	uint32_t op = req->in->opcode;
@@ -150,7 +164,7 @@ static void *worker_main(void *arg)
 			log_error("short FUSE request (%zd bytes)", n);
 			break;
 		}
-		dispatch(&req, buf + sizeof(*in), (size_t)n - sizeof(*in));
+		fuse_session_dispatch(&req, buf + sizeof(*in), (size_t)n - sizeof(*in));
 	}
 	if (!buf)
 		log_errno(ENOMEM, "request buffer");
@@ -225,6 +239,7 @@ void fuse_session_join(struct fuse_session *se)
 			close(se->workers[i].fd);
 	}
 	se->nstarted = 0;
+	fuse_ring_stop(se);
 	free(se->workers);
 	se->workers = NULL;
 	close(se->done_fd);

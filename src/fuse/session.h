@@ -14,6 +14,8 @@
 #include "fuse/abi.h"
 
 struct fuse_session;
+struct fuse_ring;
+struct ring_thread;
 
 struct fuse_req {
 	struct fuse_session *se;
@@ -21,6 +23,7 @@ struct fuse_req {
 	const struct fuse_in_header *in;
 	bool replied;
 	void *worker_data; /* the filesystem's per-thread state */
+	struct ring_thread *ring; /* set when the request came through io_uring */
 };
 
 typedef void (*fuse_handler)(struct fuse_req *req, const void *arg, size_t len);
@@ -31,6 +34,7 @@ struct fuse_want {
 	uint32_t max_write;
 	uint16_t max_background;
 	bool passthrough; /* request FUSE_PASSTHROUGH (needs no writeback cache) */
+	bool io_uring; /* serve through io_uring when the kernel offers it */
 };
 
 /* What was agreed in INIT; valid once the first request after INIT arrives. */
@@ -40,6 +44,7 @@ struct fuse_conn {
 	uint64_t flags; /* what we accepted */
 	uint32_t max_write;
 	bool passthrough;
+	bool io_uring;
 };
 
 struct fuse_session_ops {
@@ -60,6 +65,7 @@ struct fuse_session {
 	struct fuse_conn conn;
 	struct worker *workers; /* alive until the process exits if a signal stopped us */
 	unsigned nstarted;
+	struct fuse_ring *ring; /* NULL unless requests also come through io_uring */
 	int done_fd; /* eventfd: readable once the connection has ended */
 	volatile sig_atomic_t stopping;
 };
@@ -79,6 +85,9 @@ int fuse_session_loop(struct fuse_session *se, const sigset_t *stop_signals);
 int fuse_session_start(struct fuse_session *se);
 /* After done_fd became readable: waits for the workers and frees them. */
 void fuse_session_join(struct fuse_session *se);
+
+/* Runs the handler for one request read from either transport. */
+void fuse_session_dispatch(struct fuse_req *req, const void *arg, size_t len);
 
 /* The fd passed to fuse_session_init, for ioctls outside a request. */
 static inline int fuse_session_fd(const struct fuse_session *se)

@@ -32,6 +32,12 @@ def cntr_bin():
     return os.environ.get("CNTR_BIN") or os.path.join(REPO, "build", "cntr")
 
 
+def set_fuse_uring(on):
+    """Lets the kernel offer FUSE over io_uring to new mounts (fuse.enable_uring)."""
+    with open("/sys/module/fuse/parameters/enable_uring", "w") as f:
+        f.write("1" if on else "0")
+
+
 # ---------------------------------------------------------------------------
 # libc bits that Python's os module does not expose
 # ---------------------------------------------------------------------------

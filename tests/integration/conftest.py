@@ -44,6 +44,30 @@ def cntr_binary():
     return path
 
 
+URING_PARAM = "/sys/module/fuse/parameters/enable_uring"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fuse_transport():
+    """Which way requests reach cntr: "uring" (FUSE over io_uring, the default where the
+    kernel has it) or "dev" (/dev/fuse only), from $CNTR_TEST_FUSE_TRANSPORT. The kernel
+    offers io_uring only while fuse.enable_uring is set, so the session sets it as asked
+    and puts the old value back afterwards."""
+    want = os.environ.get("CNTR_TEST_FUSE_TRANSPORT", "uring")
+    if want not in ("uring", "dev"):
+        pytest.fail("CNTR_TEST_FUSE_TRANSPORT must be uring or dev, not %r" % want, pytrace=False)
+    if not os.path.exists(URING_PARAM):
+        yield "dev"
+        return
+    with open(URING_PARAM) as f:
+        old = f.read().strip()
+    H.set_fuse_uring(want == "uring")
+    try:
+        yield want
+    finally:
+        H.set_fuse_uring(old == "Y")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def fusectl():
     """fusectl lets the harness abort a hung connection; mount it if needed.

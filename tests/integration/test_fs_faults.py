@@ -44,7 +44,7 @@ def _busy_loop(mnt, seconds):
     return "no error"
 
 
-def test_kill9_makes_new_accesses_fail_with_enotconn_quickly(env):
+def test_kill9_makes_new_accesses_fail_with_enotconn_quickly(env, fuse_transport):
     with open(env.s("f"), "w") as f:
         f.write("x")
     os.stat(env.m("f"))
@@ -55,6 +55,11 @@ def test_kill9_makes_new_accesses_fail_with_enotconn_quickly(env):
                              errno_of(os.listdir, env.mnt),
                              errno_of(lambda: open(env.m("new"), "w")),
                              errno_of(os.mkdir, env.m("d"))], timeout=10)
+    if fuse_transport == "uring":
+        # The kernel tears a dead server's io_uring down a moment after the process is gone;
+        # a request made in between fails with ECONNABORTED instead (measured: the first one).
+        assert got[0] in ("ENOTCONN", "ECONNABORTED"), got
+        got[0] = "ENOTCONN"
     assert got == ["ENOTCONN"] * 4
     assert time.monotonic() - t0 < 5
     assert H.mount_at(env.mnt) is not None  # still mounted, but dead
