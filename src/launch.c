@@ -85,7 +85,7 @@ static char **session_env(const struct launch *l, bool pty)
 {
 	const char *host_path = getenv("PATH"), *term = getenv("TERM");
 	char path[4096], termv[256];
-	char pid[64];
+	char pid[64], base[4096];
 	const char *set[5] = { NULL }, *fallback[4] = { NULL };
 	int ns = 0, nf = 0;
 
@@ -100,6 +100,8 @@ static char **session_env(const struct launch *l, bool pty)
 		/* For `cntr exec` inside the session: whose environment to use. */
 		snprintf(pid, sizeof(pid), "CNTR_TARGET_PID=%d", (int)l->ctx->status.local_pid);
 		set[ns++] = pid;
+		snprintf(base, sizeof(base), "CNTR_BASE_DIR=%s", l->base);
+		set[ns++] = base;
 	}
 	if (term && pty) {
 		snprintf(termv, sizeof(termv), "TERM=%s", term);

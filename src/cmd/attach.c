@@ -52,8 +52,6 @@ static int ensure_base(const char *base)
 	char path[4096];
 	struct stat st;
 
-	if (base[0] != '/')
-		return log_errno(EINVAL, "CNTR_BASE_DIR must be an absolute path, not '%s'", base);
 	snprintf(path, sizeof(path), "%s", base);
 	for (char *p = path + 1;; p++) {
 		if (*p == '/' || *p == '\0') {
@@ -104,16 +102,27 @@ int cmd_attach(int argc, char **argv)
 	r = target_opts_parse(&t, argc, argv, "attach", usage);
 	if (r != 0)
 		return r > 0 ? 0 : 2;
+	if (!t.target) {
+		log_error("attach: no TARGET given (see 'cntr attach --help')");
+		return 2;
+	}
 	if (geteuid() != 0) {
 		log_error("attach: must be run as root");
 		return 1;
 	}
 	if (!base || !*base)
 		base = DEFAULT_BASE;
-	if (ensure_base(base) < 0)
+	if (base[0] != '/') {
+		log_error("CNTR_BASE_DIR must be an absolute path, not '%s'", base);
 		return 1;
+	}
 	if (target_opts_load(&t, &ctx) < 0)
 		return 1;
+	/* Only now: a failed attach leaves nothing behind, not even the directory. */
+	if (ensure_base(base) < 0) {
+		target_opts_free(&t, &ctx);
+		return 1;
+	}
 	if (context_is_host_process(&ctx))
 		log_warn("process %d is not in a container: attaching to the host's namespaces",
 			 (int)ctx.pid);

@@ -16,9 +16,10 @@
 static void usage(FILE *out)
 {
 	fputs("Usage: cntr exec [OPTIONS] [TARGET] [-- COMMAND [ARGS...]]\n"
-	      "Run COMMAND (default: /bin/sh) in the container of TARGET with the container's own\n"
-	      "root, environment and credentials. Inside a 'cntr attach' session TARGET may be\n"
-	      "left out: the command then runs in the attached container's root.\n\n"
+	      "Run COMMAND (default: /bin/sh -l) in the container of TARGET with the container's\n"
+	      "own root, environment and credentials. Inside a 'cntr attach' session TARGET may\n"
+	      "be left out: the command (default: /bin/sh) then runs in the attached container's\n"
+	      "root.\n\n"
 	      "  TARGET                a container name or id, or a process id\n"
 	      "  -t, --type TYPES      how to read TARGET, as for attach\n"
 	      "      --apparmor MODE   auto (default) or off, as for attach\n"

@@ -974,6 +974,21 @@ def test_base_dir_override(plain, workdir, be):
     assert os.listdir(base) == [], "the base directory on the host must stay empty"
 
 
+def test_failed_attach_creates_no_base_directory(workdir):
+    base = os.path.join(workdir, "never", "base")
+    for args in (["999999999", "--", "/bin/true"], []):
+        p = run(cntr_argv("attach", None, None, args), env=cntr_env(CNTR_BASE_DIR=base))
+        assert p.returncode != 0 and len(p.stderr.splitlines()) == 1, p
+        assert not os.path.exists(os.path.dirname(base)), "a failed attach created %s" % base
+
+
+def test_exec_in_session_uses_the_overridden_base(plain, workdir):
+    base = os.path.join(workdir, "alt-base2")
+    p = cntr("attach", plain.pid, [CNTR, "exec", "--", "/bin/cat", "/marker"],
+             env=cntr_env(CNTR_BASE_DIR=base))
+    assert (p.returncode, p.stdout.decode(), p.stderr) == (0, MARKER, b""), p
+
+
 def test_host_tools_work(plain, workdir, be):
     with open(os.path.join(workdir, "hello.c"), "w") as f:
         f.write('#include <stdio.h>\nint main(void){puts("hello from gcc");return 0;}\n')
@@ -1376,7 +1391,7 @@ def bad_input_cases(sub):
         ("not-root", lambda pid: (cntr_argv(sub, pid, ["/bin/true"]), {"preexec_fn": _as_nobody}, None), 1),
     ]
     if sub == "attach":
-        cases.append(("no-target", simple([]), None))
+        cases.append(("no-target", simple([]), 2))
 
         def no_fuse(pid):
             # /dev/fuse hidden in a private mount namespace of cntr's own.
