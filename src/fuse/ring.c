@@ -185,7 +185,7 @@ static void *ring_main(void *arg)
 
 static void free_ring(struct fuse_ring *ring)
 {
-	for (unsigned i = 0; i < ring->nthreads; i++) {
+	for (unsigned i = 0; ring->threads && i < ring->nthreads; i++) {
 		struct ring_thread *t = &ring->threads[i];
 
 		if (t->uring.sq_map)
@@ -286,7 +286,6 @@ void fuse_ring_reply(struct fuse_req *req, int err, const struct iovec *iov, int
 		log_error("FUSE reply of %zu bytes does not fit the ring buffer", len);
 		err = EIO;
 		n = 1;
-		len = 0;
 	}
 	len = 0;
 	/* memmove: a reply may quote the request, which sits in the same buffer. */

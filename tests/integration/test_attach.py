@@ -945,6 +945,7 @@ def test_environment(plain, be):
     want = environ_of(plain.pid)
     want["PATH"] = HOST_PATH
     want["CNTR_TARGET_PID"] = "1"
+    want["CNTR_BASE_DIR"] = "/var/lib/cntr"  # where `cntr exec` in the session finds the root
     assert env == want
 
 
@@ -954,7 +955,8 @@ def test_environment_fallbacks_and_target_pid(plain, app_target, be):
     ok(p)
     local_pid = proc_status(app_target)["NSpid"].split()[-1]
     assert local_pid != "1"
-    assert env == {"PATH": HOST_PATH, "APP_MARKER": "app-env", "HOME": "/", "CNTR_TARGET_PID": local_pid}
+    assert env == {"PATH": HOST_PATH, "APP_MARKER": "app-env", "HOME": "/", "CNTR_TARGET_PID": local_pid,
+                   "CNTR_BASE_DIR": "/var/lib/cntr"}
 
 
 def test_working_directory_and_container_root(plain, be):
