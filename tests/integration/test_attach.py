@@ -1406,10 +1406,10 @@ def bad_input_cases(sub):
     return cases
 
 
-@pytest.mark.parametrize("case", bad_input_cases("attach"), ids=lambda c: c[0])
-def test_bad_input(plain, case):
+def check_bad_input(pid, case):
+    """One line on stderr naming the problem, nothing on stdout, a failure status."""
     name, build, want_rc = case
-    argv, kw, cleanup = build(plain.pid)
+    argv, kw, cleanup = build(pid)
     try:
         p = run(argv, **kw)
     finally:
@@ -1421,3 +1421,8 @@ def test_bad_input(plain, case):
         assert p.returncode == want_rc, p
     assert len(lines) == 1 and lines[0].startswith("cntr: "), "stderr: %r" % p.stderr
     assert p.stdout == b""
+
+
+@pytest.mark.parametrize("case", bad_input_cases("attach"), ids=lambda c: c[0])
+def test_bad_input(plain, case):
+    check_bad_input(plain.pid, case)

@@ -19,7 +19,7 @@ import cntr_helpers as H
 from test_attach import (  # noqa: F401  (fixtures are used by name)
     check_stdin_eof_ends_cat,
     CNTR, MARKER, NS_SHARED, NS_SCRIPT, USERNS_BASE, Live, app_target, assert_no_fuse_or_ptmx_fds,
-    bad_input_cases, bare, caps_of, cntr, cntr_argv, cntr_env, describe, environ_of,
+    bad_input_cases, bare, check_bad_input, caps_of, cntr, cntr_argv, cntr_env, describe, environ_of,
     expected_caps, hexcaps, no_leftovers, ok, pidns_members, plain, proc_state,
     proc_status, read, ro_ctr, rootcaps_target, run, session_status, start_ctr, token_procs,
     tree_state, unique_secs, userns_ctr, userns_app_target, ROOTCAPS_DROP_PRM)
@@ -333,19 +333,7 @@ def test_sigkill_of_cntr_ends_exec(plain):
 
 @pytest.mark.parametrize("case", bad_input_cases("exec"), ids=lambda c: c[0])
 def test_bad_input(plain, case):
-    name, build, want_rc = case
-    argv, kw, cleanup = build(plain.pid)
-    try:
-        p = run(argv, **kw)
-    finally:
-        if cleanup:
-            cleanup()
-    lines = p.stderr.decode(errors="replace").splitlines()
-    assert p.returncode != 0, p
-    if want_rc is not None:
-        assert p.returncode == want_rc, p
-    assert len(lines) == 1 and lines[0].startswith("cntr: "), "stderr: %r" % p.stderr
-    assert p.stdout == b""
+    check_bad_input(plain.pid, case)
 
 
 def test_help():
