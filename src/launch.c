@@ -22,6 +22,7 @@
 #include "lsm.h"
 #include "mountns.h"
 #include "pty.h"
+#include "relay/relay.h"
 #include "seccomp.h"
 #include "util/fdpass.h"
 #include "util/file.h"
@@ -85,8 +86,8 @@ static char **session_env(const struct launch *l, bool pty)
 {
 	const char *host_path = getenv("PATH"), *term = getenv("TERM");
 	char path[4096], termv[256];
-	char pid[64], base[4096];
-	const char *set[5] = { NULL }, *fallback[4] = { NULL };
+	char pid[64], base[4096], relay[64];
+	const char *set[6] = { NULL }, *fallback[4] = { NULL };
 	int ns = 0, nf = 0;
 
 	if (l->mode == LAUNCH_ATTACH) {
@@ -102,6 +103,10 @@ static char **session_env(const struct launch *l, bool pty)
 		set[ns++] = pid;
 		snprintf(base, sizeof(base), "CNTR_BASE_DIR=%s", l->base);
 		set[ns++] = base;
+	}
+	if (l->relay_fd >= 0) {
+		snprintf(relay, sizeof(relay), "%s=%d", RELAY_ENV, l->relay_fd);
+		set[ns++] = relay;
 	}
 	if (term && pty) {
 		snprintf(termv, sizeof(termv), "TERM=%s", term);
@@ -146,6 +151,10 @@ static void payload_exec(struct launch *l, struct pty *pty, int host_proc, bool 
 	} else {
 		setsid(); /* signals reach the command once, forwarded by cntr */
 	}
+	/* The session's end of the exec relay, inherited by the command. */
+	if (l->relay_fd >= 0 && (l->relay_fd = relay_session_fd(l->relay_fd)) < 0)
+		log_warn("in-session cntr exec will need CAP_SYS_CHROOT: %s",
+			 strerror(-l->relay_fd));
 	env = session_env(l, pty->slave >= 0 || isatty(STDIN_FILENO));
 	if (!env)
 		_exit(LAUNCH_EXIT_FAILURE);
@@ -391,7 +400,7 @@ int launch_run(struct launch *l)
 	struct fuse_session se;
 	struct pty pty;
 	sigset_t sigs;
-	int sv[2], status;
+	int sv[2], relay[2] = { -1, -1 }, status;
 	pid_t child, self = getpid();
 
 	if (pty_open(&pty) < 0) {
@@ -402,6 +411,9 @@ int launch_run(struct launch *l)
 		pty_close(&pty);
 		return log_errno(errno, "socketpair"), LAUNCH_EXIT_FAILURE;
 	}
+	if (l->relay && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, relay) < 0)
+		relay[0] = relay[1] = -1;
+	l->relay_fd = relay[1];
 	stop_signals(&sigs);
 	sigprocmask(SIG_BLOCK, &sigs, NULL);
 	fflush(NULL);
@@ -412,9 +424,17 @@ int launch_run(struct launch *l)
 	}
 	if (child == 0) {
 		close(sv[0]);
+		if (relay[0] >= 0)
+			close(relay[0]);
 		namespace_child(l, self, sv[1], &pty);
 	}
 	close(sv[1]);
+	if (relay[0] >= 0) {
+		close(relay[1]);
+		l->relay_fd = -1;
+		if (relay_serve_start(relay[0], l->relay) < 0)
+			log_warn("in-session cntr exec will need CAP_SYS_CHROOT");
+	}
 	/* The session lives in the target's cgroups; the server stays where it is. */
 	cgroup_join(l->ctx->cgroup, child);
 	send_byte(sv[0], MSG_CGROUPS);

@@ -15,6 +15,7 @@
 #include "context.h"
 
 struct cntrfs;
+struct relay_target;
 struct seccomp_filters;
 
 enum launch_mode { LAUNCH_ATTACH, LAUNCH_EXEC };
@@ -31,6 +32,8 @@ struct launch {
 	struct cntrfs *fs; /* attach: the server for the fat view */
 	int fuse_fd; /* attach: /dev/fuse, O_CLOEXEC */
 	const char *fsname; /* attach: shown as the FUSE mount's source */
+	const struct relay_target *relay; /* attach: serve in-session cntr exec, or NULL */
+	int relay_fd; /* internal: the session's end of the relay, or -1 */
 };
 
 /* cntr's own failures exit with this, like docker and podman do. */

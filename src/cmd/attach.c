@@ -15,6 +15,7 @@
 #include "context.h"
 #include "fuse/mount.h"
 #include "launch.h"
+#include "relay/relay.h"
 #include "util/log.h"
 
 #define DEFAULT_BASE "/var/lib/cntr"
@@ -96,6 +97,7 @@ int cmd_attach(int argc, char **argv)
 	struct cntrfs fs;
 	struct cntrfs_config cfg;
 	struct launch l = { .mode = LAUNCH_ATTACH, .fsname = "cntr" };
+	struct relay_target rt;
 	const char *base = getenv("CNTR_BASE_DIR");
 	int r, status;
 
@@ -127,6 +129,12 @@ int cmd_attach(int argc, char **argv)
 		log_warn("process %d is not in a container: attaching to the host's namespaces",
 			 (int)ctx.pid);
 
+	rt = (struct relay_target){ .name = t.target,
+				    .pid = ctx.pid,
+				    .local_pid = ctx.status.local_pid,
+				    .apply_lsm = t.apply_lsm,
+				    .copy_seccomp = t.copy_seccomp };
+	l.relay = &rt;
 	l.backend = choose_backend(t.backend, &ctx);
 	log_info("back end: %s", l.backend == BACKEND_BIND ? "bind" : "cntrfs");
 	if (l.backend == BACKEND_BIND) {

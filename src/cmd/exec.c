@@ -10,6 +10,7 @@
 #include "cmd/target_opts.h"
 #include "env.h"
 #include "launch.h"
+#include "relay/relay.h"
 #include "util/file.h"
 #include "util/log.h"
 
@@ -19,7 +20,8 @@ static void usage(FILE *out)
 	      "Run COMMAND (default: /bin/sh -l) in the container of TARGET with the container's\n"
 	      "own root, environment and credentials. Inside a 'cntr attach' session TARGET may\n"
 	      "be left out: the command (default: /bin/sh) then runs in the attached container's\n"
-	      "root.\n\n"
+	      "root (through the cntr attach process on the host when the session may not\n"
+	      "chroot); only the attached container can be named there.\n\n"
 	      "  TARGET                a container name or id, or a process id\n"
 	      "  -t, --type TYPES      how to read TARGET, as for attach\n"
 	      "      --apparmor MODE   auto (default) or off, as for attach\n"
@@ -29,13 +31,18 @@ static void usage(FILE *out)
 	      out);
 }
 
-/* Inside an attach session: the container's root is mounted at the base directory. */
-static int exec_in_session(char **argv)
+/*
+ * Inside an attach session: the container's root is mounted at the base
+ * directory. A session without CAP_SYS_CHROOT asks the host's cntr instead.
+ */
+static int exec_in_session(const struct target_opts *t)
 {
+	char **argv = t->argv;
 	const char *pid = getenv("CNTR_TARGET_PID"), *base = getenv("CNTR_BASE_DIR");
 	char *default_argv[] = { "/bin/sh", NULL };
 	char path[64], *environ_text, **env;
 	size_t len = 0;
+	int r;
 
 	if (!pid) {
 		log_error("exec: no TARGET given, and this is not a cntr attach session");
@@ -49,7 +56,12 @@ static int exec_in_session(char **argv)
 		log_errno(errno, "exec: the attached process %s is gone", pid);
 		return LAUNCH_EXIT_FAILURE;
 	}
-	if (chroot(base) < 0 || chdir("/") < 0) {
+	r = chroot(base);
+	if (r < 0 && errno == EPERM && relay_client_available()) {
+		free(environ_text);
+		return relay_client_run(NULL, t->apply_lsm, t->copy_seccomp, argv);
+	}
+	if (r < 0 || chdir("/") < 0) {
 		log_errno(errno, "exec: cannot enter the container root %s%s", base,
 			  errno == EPERM ? " (the session lacks CAP_SYS_CHROOT; run 'cntr exec "
 					   "TARGET' on the host)"
@@ -84,7 +96,10 @@ int cmd_exec(int argc, char **argv)
 	if (r != 0)
 		return r > 0 ? 0 : 2;
 	if (!t.target)
-		return exec_in_session(t.argv);
+		return exec_in_session(&t);
+	/* In a session the host's engines and /proc are out of reach: H resolves TARGET. */
+	if (relay_client_available())
+		return relay_client_run(t.target, t.apply_lsm, t.copy_seccomp, t.argv);
 	if (geteuid() != 0) {
 		log_error("exec: must be run as root");
 		return 1;

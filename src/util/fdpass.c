@@ -3,27 +3,32 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
-int fdpass_send(int sock, char tag, int fd)
+union fdpass_control {
+	char buf[CMSG_SPACE(sizeof(int) * FDPASS_MAX)];
+	struct cmsghdr align;
+};
+
+int fdpass_send_n(int sock, char tag, const int *fds, size_t n)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
+	union fdpass_control u;
 	struct iovec iov = { .iov_base = &tag, .iov_len = 1 };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 
-	if (fd >= 0) {
+	if (n > FDPASS_MAX)
+		return -EINVAL;
+	if (n > 0) {
 		struct cmsghdr *c;
 
 		memset(&u, 0, sizeof(u));
 		msg.msg_control = u.buf;
-		msg.msg_controllen = sizeof(u.buf);
+		msg.msg_controllen = CMSG_SPACE(sizeof(int) * n);
 		c = CMSG_FIRSTHDR(&msg);
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+		c->cmsg_len = CMSG_LEN(sizeof(int) * n);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * n);
 	}
 	while (sendmsg(sock, &msg, MSG_NOSIGNAL) < 0)
 		if (errno != EINTR)
@@ -31,30 +36,56 @@ int fdpass_send(int sock, char tag, int fd)
 	return 0;
 }
 
-int fdpass_recv(int sock, char *tag, int *fd)
+int fdpass_recv_n(int sock, char *tag, int *fds, size_t max, size_t *n)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
+	union fdpass_control u;
 	struct iovec iov = { .iov_base = tag, .iov_len = 1 };
 	struct msghdr msg = { .msg_iov = &iov,
 			      .msg_iovlen = 1,
 			      .msg_control = u.buf,
 			      .msg_controllen = sizeof(u.buf) };
-	ssize_t n;
+	ssize_t r;
 
-	*fd = -1;
+	*n = 0;
 	do
-		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
+		r = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
 		return -errno;
-	if (n == 0)
+	if (r == 0)
 		return -EPIPE;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-		    c->cmsg_len == CMSG_LEN(sizeof(int)))
-			memcpy(fd, CMSG_DATA(c), sizeof(int));
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+		size_t got;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		got = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t k = 0; k < got; k++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(c) + k * sizeof(int), sizeof(int));
+			if (*n < max)
+				fds[(*n)++] = fd;
+			else
+				close(fd); /* more than asked for: not ours to keep */
+		}
+	}
 	return 0;
+}
+
+int fdpass_send(int sock, char tag, int fd)
+{
+	return fdpass_send_n(sock, tag, &fd, fd >= 0 ? 1 : 0);
+}
+
+int fdpass_recv(int sock, char *tag, int *fd)
+{
+	size_t n;
+	int r = fdpass_recv_n(sock, tag, fd, 1, &n);
+
+	if (r == 0 && n == 0)
+		*fd = -1;
+	if (r < 0)
+		*fd = -1;
+	return r;
 }

@@ -946,6 +946,7 @@ def test_environment(plain, be):
     want["PATH"] = HOST_PATH
     want["CNTR_TARGET_PID"] = "1"
     want["CNTR_BASE_DIR"] = "/var/lib/cntr"  # where `cntr exec` in the session finds the root
+    want["CNTR_EXEC_FD"] = "64"  # the relay for `cntr exec` in the session
     assert env == want
 
 
@@ -956,7 +957,7 @@ def test_environment_fallbacks_and_target_pid(plain, app_target, be):
     local_pid = proc_status(app_target)["NSpid"].split()[-1]
     assert local_pid != "1"
     assert env == {"PATH": HOST_PATH, "APP_MARKER": "app-env", "HOME": "/", "CNTR_TARGET_PID": local_pid,
-                   "CNTR_BASE_DIR": "/var/lib/cntr"}
+                   "CNTR_BASE_DIR": "/var/lib/cntr", "CNTR_EXEC_FD": "64"}
 
 
 def test_working_directory_and_container_root(plain, be):

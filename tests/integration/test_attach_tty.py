@@ -17,8 +17,10 @@ import time
 
 import pytest
 
+import cntr_helpers as H
+
 from test_attach import (  # noqa: F401  (fixtures are used by name)
-    CNTR, MARKER, assert_no_fuse_or_ptmx_fds, bare, cntr_env, describe, no_leftovers,
+    CNTR, MARKER, app_target, assert_no_fuse_or_ptmx_fds, bare, cntr_env, describe, no_leftovers,
     plain, proc_state, proc_status, read, unique_secs, wait_for_cmdline)
 
 if not shutil.which("tmux"):
@@ -247,4 +249,32 @@ def test_exec_on_a_terminal(plain, workdir):
         assert t.run("echo alive") == "alive"
         t.send("exit 5")
         assert t.wait_exit() == "rc=5"
+        assert t.stty_restored()
+
+
+def test_relayed_exec_on_a_terminal(plain, app_target, workdir):
+    """In a session without CAP_SYS_CHROOT, `cntr exec` on the terminal: a pty of its own, the
+    size, Ctrl-C, the exit status, and the session's terminal back as it was."""
+    with Tmux(workdir, "%s attach %d -- %s" % (CNTR, app_target, BASH)) as t:
+        outer = t.run("tty")
+        t.send("%s exec; echo relayed-rc=$?" % CNTR)
+        t.wait_for(r"built-in shell")  # keys typed before the raw mode are flushed
+        tty = t.run("busybox tty")
+        assert re.fullmatch(r"/dev/pts/\d+", tty) and tty != outer, (tty, outer)
+        assert t.run("id -u; cat /marker") == "1000\n" + MARKER.strip()
+        assert t.run("busybox stty size") == "30 100"
+        t.tm("resize-window", "-t", "t", "-x", "110", "-y", "35")
+        assert t.wait_size("35 110", stty="busybox stty") == "35 110"
+        secs = unique_secs()
+        t.send("sleep %s" % secs)
+        pid = wait_for_cmdline(["sleep", secs])
+        t.key("C-c")
+        gone = H.wait_until(lambda: proc_state(pid) in (None, "Z"), 5)
+        assert gone, describe(pid)
+        assert t.run("echo alive") == "alive"
+        t.send("exit 6")
+        t.wait_for(r"relayed-rc=6")
+        assert t.run("stty size") == "35 110"
+        t.send("exit 4")
+        assert t.wait_exit() == "rc=4"
         assert t.stty_restored()

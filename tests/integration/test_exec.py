@@ -19,7 +19,7 @@ import cntr_helpers as H
 from test_attach import (  # noqa: F401  (fixtures are used by name)
     check_stdin_eof_ends_cat,
     CNTR, MARKER, NS_SHARED, NS_SCRIPT, USERNS_BASE, Live, app_target, assert_no_fuse_or_ptmx_fds,
-    bad_input_cases, bare, check_bad_input, caps_of, cntr, cntr_argv, cntr_env, describe, environ_of,
+    bad_input_cases, bare, wait_for_cmdline, check_bad_input, caps_of, cntr, cntr_argv, cntr_env, describe, environ_of,
     expected_caps, hexcaps, no_leftovers, ok, pidns_members, plain, proc_state,
     proc_status, read, ro_ctr, rootcaps_target, run, session_status, start_ctr, token_procs,
     tree_state, unique_secs, userns_ctr, userns_app_target, ROOTCAPS_DROP_PRM)
@@ -273,12 +273,96 @@ def test_exec_inside_attach_session_with_command(plain):
     assert (p.returncode, p.stdout.decode(), p.stderr) == (9, EXEC_IN_SESSION_OUT, b""), p
 
 
-def test_exec_inside_session_without_chroot_capability(plain, app_target):
-    # The application target lacks CAP_SYS_CHROOT: a clear error, cntr's failure status.
-    p = cntr("attach", app_target, [CNTR, "exec"], input=b"echo ran\n")
+# A session whose target lacks CAP_SYS_CHROOT (app_target) cannot chroot: its
+# `cntr exec` goes through the relay, run by the host-side cntr.
+
+STATUS_KEYS = ("Uid", "Gid", "Groups", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs",
+               "Seccomp", "Seccomp_filters")
+
+
+def relay_sh(target, script, args=(), **kw):
+    """An attach session on target whose shell runs script, in which $CNTR is cntr."""
+    return cntr("attach", target, ["/bin/sh", "-c", "CNTR=%s; %s" % (CNTR, script)], args=args, **kw)
+
+
+@pytest.mark.parametrize("backend", ["cntrfs", "bind"])
+def test_exec_relay_without_chroot_capability(plain, app_target, backend):
+    p = cntr("attach", app_target, [CNTR, "exec"], args=["--backend", backend],
+             input=b"echo $APP_MARKER; " + EXEC_IN_SESSION_SCRIPT.encode() + b"\n")
+    # The application's environment (it has no CONTAINER_MARKER), the container's root.
+    want = "app-env\n" + EXEC_IN_SESSION_OUT.replace("slim-env", "")
+    assert (p.returncode, p.stdout.decode(), p.stderr) == (9, want, b""), p
+
+
+def test_exec_relay_has_the_targets_credentials(plain, app_target):
+    """Relayed or run on the host, `cntr exec` gives the command the same identity."""
+    host = session_status(app_target, sub="exec")
+    p = cntr("attach", app_target, [CNTR, "exec", "--", "/bin/cat", "/proc/self/status"])
+    relayed = dict(line.split(":", 1) for line in ok(p).splitlines() if ":" in line)
+    assert {k: relayed[k].split() for k in STATUS_KEYS} == {k: host[k].split() for k in STATUS_KEYS}
+
+
+def test_exec_relay_same_target_by_name_or_pid(plain, app_target):
+    local = proc_status(app_target)["NSpid"].split()[-1]
+    out = ok(relay_sh(app_target, "for t in %d %s; do $CNTR exec $t -- /bin/cat /marker; done" % (
+        app_target, local)))
+    assert out == MARKER * 2
+
+
+def test_exec_with_target_in_a_root_session_uses_the_relay(plain):
+    """A root session could chroot, but a TARGET cannot be resolved from inside: the relay does it."""
+    out = ok(relay_sh(plain.pid, "$CNTR exec %d -- /bin/sh -c 'cat /marker; echo $CNTR_TARGET_PID'" % plain.pid))
+    assert out == MARKER + "\n"
+
+
+def test_exec_relay_refuses_another_target(plain, app_target, rootcaps_target):
+    p = relay_sh(app_target, "$CNTR exec %d -- /bin/echo ran" % rootcaps_target)
+    assert p.returncode == 1 and p.stdout == b"", p
+    lines = p.stderr.decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("cntr: ") and str(rootcaps_target) in lines[0], lines
+
+
+@pytest.mark.parametrize("opt", ["--seccomp", "--apparmor"])
+def test_exec_relay_refuses_to_shed_restrictions(plain, app_target, opt):
+    p = relay_sh(app_target, "$CNTR exec %s off %d -- /bin/echo ran" % (opt, app_target))
+    assert p.returncode == 1 and p.stdout == b"", p
+    lines = p.stderr.decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("cntr: ") and opt in lines[0], lines
+
+
+def test_exec_relay_stdio_byte_exact(plain, app_target):
+    data = bytes(range(256)) * 4096 + b"no newline at the end"
+    p = cntr("attach", app_target, [CNTR, "exec", "--", "/bin/cat"], input=data)
+    assert (p.returncode, p.stdout == data, p.stderr) == (0, True, b""), (p.returncode, p.stderr)
+    p = relay_sh(app_target, "$CNTR exec -- /bin/sh -c 'echo out; echo err >&2; exit 3'; echo rc=$?")
+    assert (p.returncode, p.stdout, p.stderr) == (0, b"out\nrc=3\n", b"err\n"), p
+
+
+def test_exec_relay_passes_signals_on(plain, app_target):
+    inner = "trap \"echo got-term; exit 3\" TERM; echo ready; sleep 1000 & wait"
+    script = ("$CNTR exec -- /bin/sh -c '%s' > $HOME/out & c=$!; "
+              "while ! grep -q ready $HOME/out 2>/dev/null; do sleep 0.05; done; "
+              "kill -TERM $c; wait $c; echo rc=$?; cat $HOME/out" % inner)
+    p = relay_sh(app_target, "HOME=/tmp; " + script)
+    assert ok(p) == "rc=3\nready\ngot-term\n"
+
+
+def test_exec_relay_client_killed_ends_the_command(plain, app_target):
+    secs = unique_secs()
+    client = [CNTR, "exec", "--", "/bin/sleep", secs]
+    with Live("attach", app_target, before="%s & " % " ".join(client)) as s:
+        relayed = wait_for_cmdline(["/bin/sleep", secs])
+        os.kill(wait_for_cmdline(client), signal.SIGKILL)
+        gone = H.wait_until(lambda: proc_state(relayed) in (None, "Z"), 10)
+        assert gone, describe(relayed)
+        assert s.finish()[0] == 0
+
+
+def test_exec_relay_fd_reused_by_a_script(plain, app_target):
+    p = relay_sh(app_target, "CNTR_EXEC_FD=0 $CNTR exec -- /bin/echo ran </dev/null")
     assert p.returncode == 125 and p.stdout == b"", p
     lines = p.stderr.decode().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("cntr: ") and "CAP_SYS_CHROOT" in lines[0], lines
+    assert len(lines) == 1 and lines[0].startswith("cntr: ") and "CNTR_EXEC_FD" in lines[0], lines
 
 
 @pytest.mark.parametrize("cmd", [[], ["--", "/bin/true"]], ids=["no-command", "with-command"])
