@@ -19,7 +19,8 @@ session's cgroups (its /proc/self/cgroup must equal the container pid's, read fr
 container's cgroup namespace), the uid and uid_map (container root; shifted for user
 namespaces), the image's marker file (at /var/lib/cntr for attach, / for exec), for attach the
 host's tools at / and the filesystem type of / (fuse.cntrfs for cntrfs, the host root's for
-bind), and that the exit status comes through. Without --backend, attach -v must report its
+bind), and that the exit status comes through. `cntr exec NAME` inside `cntr attach NAME` is
+checked the same way (the host-side cntr runs it). Without --backend, attach -v must report its
 choice: bind for plain containers, cntrfs for user-namespaced ones. Stopped containers and
 unknown names must fail with one line. The last three tests need no engine and are not marked
 "engines": -m "not engines" runs them, and starts and stops nothing.
@@ -170,6 +171,11 @@ def backend_args(backend):
 def session(sub, target_args, env):
     marker = "/var/lib/cntr/etc/cntr-test-rootfs" if sub == "attach" else "/etc/cntr-test-rootfs"
     p = cntr(sub, target_args, ["/bin/sh", "-c", SESSION, "sh", marker], env)
+    return p, parse_session(p)
+
+
+def parse_session(p):
+    """The key/value lines SESSION printed."""
     out = {"cg": []}
     for line in p.stdout.decode(errors="replace").splitlines():
         k, _, v = line.partition(" ")
@@ -177,7 +183,7 @@ def session(sub, target_args, env):
             out[k].append(v)
         else:
             out[k] = v
-    return p, out
+    return out
 
 
 def cgroups_seen_inside(pid):
@@ -253,6 +259,17 @@ def test_session(engine, variant, sub, backend, how):
     p, out = session(sub, args, t.env)
     check_session(sub, p, out, t.pid, backend)
     assert is_identity_map(t.pid) == (variant == "plain"), "uid_map of %s" % t.name
+
+
+@engines
+@pytest.mark.parametrize("variant", ["plain", "userns"])
+def test_exec_by_name_inside_a_session(engine, variant):
+    """`cntr exec NAME` inside `cntr attach NAME`: the host's cntr resolves nothing new, it runs
+    the command in the attached container as `cntr exec NAME` on the host would."""
+    t = engine.targets[variant]
+    inner = [CNTR, "exec", t.name, "--", "/bin/sh", "-c", SESSION, "sh", "/etc/cntr-test-rootfs"]
+    p = cntr("attach", [t.name], inner, t.env)
+    check_session("exec", p, parse_session(p), t.pid)
 
 
 @engines

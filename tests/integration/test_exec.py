@@ -302,6 +302,11 @@ def test_exec_relay_has_the_targets_credentials(plain, app_target):
     assert {k: relayed[k].split() for k in STATUS_KEYS} == {k: host[k].split() for k in STATUS_KEYS}
 
 
+def test_exec_relay_in_a_user_namespace(userns_ctr, userns_app_target):
+    out = ok(relay_sh(userns_app_target, "$CNTR exec -- /bin/sh -c 'id -u; id -G; cat /marker'"))
+    assert out == "1000\n1000 2000\n" + MARKER
+
+
 def test_exec_relay_same_target_by_name_or_pid(plain, app_target):
     local = proc_status(app_target)["NSpid"].split()[-1]
     out = ok(relay_sh(app_target, "for t in %d %s; do $CNTR exec $t -- /bin/cat /marker; done" % (
