@@ -363,6 +363,19 @@ def test_exec_relay_client_killed_ends_the_command(plain, app_target):
         assert s.finish()[0] == 0
 
 
+def test_sigkill_of_cntr_attach_ends_relayed_exec(plain, app_target):
+    secs = unique_secs()
+    with Live("attach", app_target, before="%s exec -- /bin/sleep %s & " % (CNTR, secs)) as s:
+        relayed = wait_for_cmdline(["/bin/sleep", secs])
+        session = token_procs() + [s.shell, s.sleep, relayed]
+        assert any("__exec-relay" in describe(p) for p in session), [describe(p) for p in session]
+        os.kill(s.proc.pid, signal.SIGKILL)
+        s.proc.wait(timeout=10)
+        gone = H.wait_until(lambda: all(proc_state(p) in (None, "Z") for p in session if p != s.proc.pid), 5)
+        assert gone, "still there 5s after cntr was killed: %s" % "; ".join(
+            describe(p) for p in session if proc_state(p) not in (None, "Z"))
+
+
 def test_exec_relay_fd_reused_by_a_script(plain, app_target):
     p = relay_sh(app_target, "CNTR_EXEC_FD=0 $CNTR exec -- /bin/echo ran </dev/null")
     assert p.returncode == 125 and p.stdout == b"", p
