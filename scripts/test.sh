@@ -43,11 +43,13 @@ CNTR_BIN="$PWD/build/cntr" CNTR_TEST_FUSE_TRANSPORT=dev \
 	$PYTEST -q -m "not slow" tests/integration/test_fs_differential.py \
 	tests/integration/test_fs_semantics.py tests/integration/test_fs_faults.py || status=1
 
-step "filesystem tests (ASan+UBSan)"
+# attach and exec too: the tests compare stderr, so a sanitizer report fails them.
+step "filesystem, attach and exec tests (ASan+UBSan)"
 ASAN_OPTIONS=abort_on_error=0:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	CNTR_BIN="$PWD/build-asan/cntr" CNTR_SANITIZED=1 \
 	$PYTEST -q -m "not slow" tests/integration/test_fs_differential.py \
-	tests/integration/test_fs_semantics.py || status=1
+	tests/integration/test_fs_semantics.py tests/integration/test_attach.py \
+	tests/integration/test_exec.py tests/integration/test_attach_tty.py || status=1
 
 if [ "$status" -ne 0 ]; then
 	echo "FAILED"

@@ -117,6 +117,7 @@ static void *serve(void *arg)
 	}
 	/* The session is gone; agents still running die with this thread (PDEATHSIG). */
 	close(s->sock);
+	free(s);
 	return NULL;
 }
 
