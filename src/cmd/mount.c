@@ -51,6 +51,7 @@ static void usage(FILE *out)
 	      "      --no-parallel-dirops  serialise lookups and readdir per directory\n"
 	      "      --no-posix-acl        do not enforce POSIX ACLs in the kernel\n"
 	      "      --no-io-uring         /dev/fuse only, even if the kernel offers io_uring\n"
+	      "      --stats               count requests per opcode, print them at unmount\n"
 	      "  -v, --verbose             report negotiated settings\n"
 	      "  -h, --help                this text\n",
 	      out);
@@ -153,6 +154,7 @@ static int apply_option(struct mount_args *a, const char *raw_key, const char *v
 		{ "io_uring", offsetof(struct mount_args, cfg.io_uring), true },
 		{ "no_io_uring", offsetof(struct mount_args, cfg.io_uring), false },
 		{ "foreground", offsetof(struct mount_args, foreground), true },
+		{ "stats", offsetof(struct mount_args, cfg.stats), true },
 	};
 	if (!strcmp(key, "verbose")) {
 		log_verbose = true;
@@ -213,6 +215,7 @@ static int parse_args(struct mount_args *a, int argc, char **argv, int helper_mo
 						  { "no-parallel-dirops", no_argument, NULL, 1 },
 						  { "no-posix-acl", no_argument, NULL, 1 },
 						  { "no-io-uring", no_argument, NULL, 1 },
+						  { "stats", no_argument, NULL, 1 },
 						  { 0 } };
 	/* mount(8) passes -n (no mtab), -s (sloppy), -v; we accept them as helper. */
 	const char *shortopts = helper_mode ? ":fvho:ns" : ":fvho:";
@@ -370,10 +373,12 @@ static int serve(struct mount_args *a, const char *mnt, int ready_fd)
 	if (r > 0) {
 		/* A stop signal: unmount; exiting closes /dev/fuse, which aborts the connection. */
 		log_info("signal %d: unmounting %s", r, mnt);
+		fuse_session_print_stats(&se);
 		if (umount2(mnt, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
 			log_errno(errno, "umount %s", mnt);
 		_exit(0);
 	}
+	fuse_session_print_stats(&se);
 	cntrfs_destroy(&fs);
 	return r < 0 ? 1 : 0;
 }

@@ -116,6 +116,7 @@ void cntrfs_want(const struct cntrfs *fs, struct fuse_want *want)
 	want->max_background = 64;
 	want->passthrough = c->passthrough && !c->writeback;
 	want->io_uring = c->io_uring;
+	want->stats = c->stats;
 }
 
 int cntrfs_statx_fd(int fd, struct statx *st)

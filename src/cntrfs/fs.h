@@ -19,6 +19,7 @@ struct cntrfs_config {
 	bool posix_acl;
 	bool io_uring; /* FUSE over io_uring when the kernel offers it */
 	bool ro;
+	bool stats; /* count requests per opcode, printed at unmount */
 	struct idmap uid_map, gid_map;
 };
 
