@@ -48,6 +48,8 @@ static void usage(FILE *out)
 	      "      --writeback           writeback cache (turns passthrough off)\n"
 	      "      --no-keep-cache       drop cached file data on every open\n"
 	      "      --no-readdirplus      plain readdir\n"
+	      "      --opendir             a FUSE OPENDIR and RELEASEDIR for every directory\n"
+	      "                            open (default: listings need neither)\n"
 	      "      --no-parallel-dirops  serialise lookups and readdir per directory\n"
 	      "      --no-posix-acl        do not enforce POSIX ACLs in the kernel\n"
 	      "      --no-io-uring         /dev/fuse only, even if the kernel offers io_uring\n"
@@ -147,6 +149,8 @@ static int apply_option(struct mount_args *a, const char *raw_key, const char *v
 		{ "no_keep_cache", offsetof(struct mount_args, cfg.keep_cache), false },
 		{ "readdirplus", offsetof(struct mount_args, cfg.readdirplus), true },
 		{ "no_readdirplus", offsetof(struct mount_args, cfg.readdirplus), false },
+		{ "opendir", offsetof(struct mount_args, cfg.opendir), true },
+		{ "no_opendir", offsetof(struct mount_args, cfg.opendir), false },
 		{ "parallel_dirops", offsetof(struct mount_args, cfg.parallel_dirops), true },
 		{ "no_parallel_dirops", offsetof(struct mount_args, cfg.parallel_dirops), false },
 		{ "posix_acl", offsetof(struct mount_args, cfg.posix_acl), true },
@@ -212,6 +216,7 @@ static int parse_args(struct mount_args *a, int argc, char **argv, int helper_mo
 						  { "writeback", no_argument, NULL, 1 },
 						  { "no-keep-cache", no_argument, NULL, 1 },
 						  { "no-readdirplus", no_argument, NULL, 1 },
+						  { "opendir", no_argument, NULL, 1 },
 						  { "no-parallel-dirops", no_argument, NULL, 1 },
 						  { "no-posix-acl", no_argument, NULL, 1 },
 						  { "no-io-uring", no_argument, NULL, 1 },

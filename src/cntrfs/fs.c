@@ -100,6 +100,12 @@ int cntrfs_init(struct cntrfs *fs, const char *source, const struct cntrfs_confi
 		close(fs->proc_fd);
 		return log_errno(r, "inode table");
 	}
+	r = dir_streams_init(fs);
+	if (r < 0) {
+		inode_table_destroy(&fs->inodes);
+		close(fs->proc_fd);
+		return log_errno(r, "directory streams");
+	}
 	split_time(cfg->entry_timeout, &fs->entry_sec, &fs->entry_nsec);
 	split_time(cfg->attr_timeout, &fs->attr_sec, &fs->attr_nsec);
 	split_time(cfg->negative_timeout, &fs->neg_sec, &fs->neg_nsec);
@@ -108,6 +114,7 @@ int cntrfs_init(struct cntrfs *fs, const char *source, const struct cntrfs_confi
 
 void cntrfs_destroy(struct cntrfs *fs)
 {
+	dir_streams_destroy(fs);
 	inode_table_destroy(&fs->inodes);
 	if (fs->proc_fd >= 0)
 		close(fs->proc_fd);
@@ -119,6 +126,8 @@ static void fs_init(void *data, const struct fuse_conn *conn)
 
 	fs->passthrough = conn->passthrough;
 	fs->writeback = conn->flags & FUSE_WRITEBACK_CACHE;
+	/* The kernel remembers an ENOSYS to OPENDIR only if it says so. */
+	fs->no_opendir = !fs->cfg.opendir && (conn->kernel_flags & FUSE_NO_OPENDIR_SUPPORT);
 }
 
 void cntrfs_want(const struct cntrfs *fs, struct fuse_want *want)

@@ -15,6 +15,7 @@ struct cntrfs_config {
 	bool writeback; /* writeback cache (excludes passthrough) */
 	bool keep_cache; /* keep page cache across opens (non-passthrough files) */
 	bool readdirplus;
+	bool opendir; /* OPENDIR/RELEASEDIR for every directory open (else stateless listing) */
 	bool parallel_dirops;
 	bool posix_acl;
 	bool io_uring; /* FUSE over io_uring when the kernel offers it */
@@ -31,6 +32,8 @@ struct cntrfs {
 	int proc_fd; /* /proc/self/fd, for reopening O_PATH fds without path strings */
 	uint64_t self_dev; /* our own mount's device: lookups never descend into it (0: unknown) */
 	bool passthrough; /* agreed with the kernel */
+	bool no_opendir; /* OPENDIR answered ENOSYS: listings come with fh 0 */
+	struct dir_streams *dirs; /* ops_dir.c: open listings for fh 0 */
 	bool writeback;
 	unsigned long entry_sec, attr_sec, neg_sec;
 	unsigned entry_nsec, attr_nsec, neg_nsec;
@@ -78,6 +81,12 @@ void cntrfs_reply_sync(struct fuse_req *req, int fd, uint32_t fsync_flags);
 /* Same lookup without replying: fills *out and adds a lookup. Returns 0/-errno. */
 int cntrfs_do_lookup(struct cntrfs *fs, struct inode *parent, const char *name,
 		     struct fuse_entry_out *out);
+
+/* ops_dir.c: the open directory streams that serve listings without OPENDIR. */
+int dir_streams_init(struct cntrfs *fs);
+void dir_streams_destroy(struct cntrfs *fs);
+/* A new fd for listing directory i (O_RDONLY | O_DIRECTORY), or -errno. */
+int cntrfs_open_dir(struct cntrfs *fs, struct inode *i);
 
 /* Handlers, one file per group. */
 void op_lookup(struct fuse_req *, const void *, size_t);

@@ -31,7 +31,7 @@ void op_getattr(struct fuse_req *req, const void *arg, size_t len)
 	struct statx st;
 	int fd, r;
 
-	if (in && (in->getattr_flags & FUSE_GETATTR_FH)) {
+	if (in && (in->getattr_flags & FUSE_GETATTR_FH) && in->fh && i->type == S_IFREG) {
 		r = cntrfs_statx_fd(fh_file(in->fh)->fd, &st);
 	} else {
 		fd = inode_get_fd(&fs->inodes, i);
@@ -123,7 +123,8 @@ void op_setattr(struct fuse_req *req, const void *arg, size_t len)
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	if (in->valid & FATTR_FH)
+	/* Only regular files come with a handle; fh 0 is a directory opened without OPENDIR. */
+	if ((in->valid & FATTR_FH) && in->fh && i->type == S_IFREG)
 		file_fd = fh_file(in->fh)->fd;
 	fd = inode_get_fd(&fs->inodes, i);
 	if (fd < 0) {
