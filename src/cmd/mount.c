@@ -52,6 +52,8 @@ static void usage(FILE *out)
 	      "                            open (default: listings need neither)\n"
 	      "      --no-parallel-dirops  serialise lookups and readdir per directory\n"
 	      "      --no-posix-acl        do not enforce POSIX ACLs in the kernel\n"
+	      "      --no-killpriv         let the kernel clear setuid bits (asks for\n"
+	      "                            security.capability before writes)\n"
 	      "      --no-io-uring         /dev/fuse only, even if the kernel offers io_uring\n"
 	      "      --stats               count requests per opcode, print them at unmount\n"
 	      "  -v, --verbose             report negotiated settings\n"
@@ -155,6 +157,8 @@ static int apply_option(struct mount_args *a, const char *raw_key, const char *v
 		{ "no_parallel_dirops", offsetof(struct mount_args, cfg.parallel_dirops), false },
 		{ "posix_acl", offsetof(struct mount_args, cfg.posix_acl), true },
 		{ "no_posix_acl", offsetof(struct mount_args, cfg.posix_acl), false },
+		{ "killpriv", offsetof(struct mount_args, cfg.killpriv), true },
+		{ "no_killpriv", offsetof(struct mount_args, cfg.killpriv), false },
 		{ "io_uring", offsetof(struct mount_args, cfg.io_uring), true },
 		{ "no_io_uring", offsetof(struct mount_args, cfg.io_uring), false },
 		{ "foreground", offsetof(struct mount_args, foreground), true },
@@ -219,6 +223,7 @@ static int parse_args(struct mount_args *a, int argc, char **argv, int helper_mo
 						  { "opendir", no_argument, NULL, 1 },
 						  { "no-parallel-dirops", no_argument, NULL, 1 },
 						  { "no-posix-acl", no_argument, NULL, 1 },
+						  { "no-killpriv", no_argument, NULL, 1 },
 						  { "no-io-uring", no_argument, NULL, 1 },
 						  { "stats", no_argument, NULL, 1 },
 						  { 0 } };

@@ -25,6 +25,7 @@ void cntrfs_config_defaults(struct cntrfs_config *c)
 	c->readdirplus = true;
 	c->parallel_dirops = true;
 	c->posix_acl = true;
+	c->killpriv = true;
 	c->io_uring = true;
 }
 
@@ -126,6 +127,7 @@ static void fs_init(void *data, const struct fuse_conn *conn)
 
 	fs->passthrough = conn->passthrough;
 	fs->writeback = conn->flags & FUSE_WRITEBACK_CACHE;
+	fs->killpriv = conn->flags & FUSE_HANDLE_KILLPRIV_V2;
 	/* The kernel remembers an ENOSYS to OPENDIR only if it says so. */
 	fs->no_opendir = !fs->cfg.opendir && (conn->kernel_flags & FUSE_NO_OPENDIR_SUPPORT);
 }
@@ -145,6 +147,15 @@ void cntrfs_want(const struct cntrfs *fs, struct fuse_want *want)
 		f |= FUSE_WRITEBACK_CACHE;
 	if (c->posix_acl)
 		f |= FUSE_POSIX_ACL;
+	/*
+	 * We clear setuid/setgid bits on write, truncate and chown; the kernel
+	 * then marks inodes it found clean (S_NOSEC) and stops asking for
+	 * security.capability before every write. Passthrough writes bypass us,
+	 * so writable opens of setuid/setgid files get no passthrough (ops_file.c);
+	 * such files are opened FOPEN_DIRECT_IO, and may still be mapped shared.
+	 */
+	if (c->killpriv)
+		f |= FUSE_HANDLE_KILLPRIV_V2 | FUSE_DIRECT_IO_ALLOW_MMAP;
 	memset(want, 0, sizeof(*want));
 	want->flags = f;
 	want->max_write = CNTR_FUSE_MAX_WRITE;
@@ -171,6 +182,28 @@ int cntrfs_reopen(const struct cntrfs *fs, int fd, int flags)
 	/* O_NOFOLLOW would refuse the /proc magic link itself. */
 	r = openat(fs->proc_fd, name, (flags & ~O_NOFOLLOW) | O_CLOEXEC);
 	return r < 0 ? -errno : r;
+}
+
+int cntrfs_kill_suidgid(struct fuse_req *req, int fd)
+{
+	const struct cntrfs *fs = req_fs(req);
+	struct statx st;
+	char name[16];
+	mode_t kill = S_ISUID;
+	int r = cntrfs_statx_fd(fd, &st);
+
+	if (r < 0)
+		return r;
+	if (!S_ISREG(st.stx_mode) || !(st.stx_mode & (S_ISUID | S_ISGID)))
+		return 0;
+	if ((st.stx_mode & S_IXGRP) || !creds_caller_in_group(req, st.stx_gid))
+		kill |= S_ISGID;
+	if (!(st.stx_mode & kill))
+		return 0;
+	snprintf(name, sizeof(name), "%d", fd);
+	if (fchmodat(fs->proc_fd, name, st.stx_mode & 07777 & ~kill, 0) < 0)
+		return -errno;
+	return 0;
 }
 
 void cntrfs_fill_attr(const struct cntrfs *fs, struct fuse_attr *a, const struct statx *st)

@@ -18,6 +18,7 @@ struct cntrfs_config {
 	bool opendir; /* OPENDIR/RELEASEDIR for every directory open (else stateless listing) */
 	bool parallel_dirops;
 	bool posix_acl;
+	bool killpriv; /* FUSE_HANDLE_KILLPRIV_V2: we clear setuid/setgid, the kernel asks less */
 	bool io_uring; /* FUSE over io_uring when the kernel offers it */
 	bool ro;
 	bool stats; /* count requests per opcode, printed at unmount */
@@ -35,6 +36,7 @@ struct cntrfs {
 	bool no_opendir; /* OPENDIR answered ENOSYS: listings come with fh 0 */
 	struct dir_streams *dirs; /* ops_dir.c: open listings for fh 0 */
 	bool writeback;
+	bool killpriv; /* agreed: FUSE_HANDLE_KILLPRIV_V2 */
 	unsigned long entry_sec, attr_sec, neg_sec;
 	unsigned entry_nsec, attr_nsec, neg_nsec;
 };
@@ -67,6 +69,14 @@ void cntrfs_fill_attr(const struct cntrfs *fs, struct fuse_attr *a, const struct
 int cntrfs_statx_fd(int fd, struct statx *st);
 /* Reopens an O_PATH fd with real open flags. Returns an fd or -errno. */
 int cntrfs_reopen(const struct cntrfs *fs, int fd, int flags);
+
+/*
+ * Drops S_ISUID, and S_ISGID where the VFS would (group-exec set, or a caller
+ * outside the file's group), from regular file fd (any kind of fd), for a
+ * write, truncate or O_TRUNC open by a caller without CAP_FSETID: the kernel
+ * leaves that to us under FUSE_HANDLE_KILLPRIV_V2. Returns 0 or -errno.
+ */
+int cntrfs_kill_suidgid(struct fuse_req *req, int fd);
 
 /*
  * Looks name up in parent and replies with a fuse_entry_out (or a negative

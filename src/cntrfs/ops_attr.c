@@ -1,12 +1,14 @@
 /* Attributes: getattr, setattr, readlink. */
 #include <errno.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cntrfs/args.h"
+#include "cntrfs/creds.h"
 #include "cntrfs/fs.h"
 #include "cntrfs/handles.h"
 #include "fuse/reply.h"
@@ -132,6 +134,20 @@ void op_setattr(struct fuse_req *req, const void *arg, size_t len)
 		return;
 	}
 	r = apply_setattr(fs, in, fd, file_fd);
+	if (r == 0 && fs->killpriv && i->type == S_IFREG) {
+		/*
+		 * Truncate by a caller without CAP_FSETID; or no change at all:
+		 * the kernel's privilege removal before a passthrough write, whose
+		 * mode change it leaves to us under KILLPRIV_V2 (a chown is done
+		 * by us as root, which clears them as the VFS does).
+		 */
+		uint32_t rest =
+			in->valid & ~(uint32_t)(FATTR_FH | FATTR_LOCKOWNER | FATTR_KILL_SUIDGID);
+
+		if (((in->valid & FATTR_KILL_SUIDGID) && (in->valid & FATTR_SIZE)) ||
+		    (rest == 0 && !creds_caller_capable(req, CAP_FSETID)))
+			r = cntrfs_kill_suidgid(req, fd);
+	}
 	if (r == 0)
 		r = cntrfs_statx_fd(fd, &st);
 	inode_put_fd(&fs->inodes, i);
