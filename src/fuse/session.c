@@ -135,6 +135,8 @@ void fuse_session_dispatch(struct fuse_req *req, const void *arg, size_t len)
 	start = now_nsec();
 	dispatch(req, arg, len);
 	__atomic_fetch_add(&se->op_count[op], 1, __ATOMIC_RELAXED);
+	if (req->ring)
+		__atomic_fetch_add(&se->ring_count, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&se->op_nsec[op], now_nsec() - start, __ATOMIC_RELAXED);
 }
 
@@ -215,6 +217,8 @@ void fuse_session_print_stats(const struct fuse_session *se)
 	}
 	fprintf(stderr, "cntr:   %-15s %10llu %8.1f us\n", "total", (unsigned long long)total,
 		total ? (double)nsec / (double)total / 1000.0 : 0.0);
+	fprintf(stderr, "cntr:   %-15s %10llu\n", "via io_uring",
+		(unsigned long long)__atomic_load_n(&se->ring_count, __ATOMIC_RELAXED));
 }
 
 static void dispatch(struct fuse_req *req, const void *arg, size_t len)

@@ -71,6 +71,7 @@ struct fuse_session {
 	volatile sig_atomic_t stopping;
 	/* With want.stats: requests and nanoseconds spent handling them, per opcode. */
 	uint64_t op_count[CNTR_FUSE_OPCODE_MAX], op_nsec[CNTR_FUSE_OPCODE_MAX];
+	uint64_t ring_count; /* how many of them came through io_uring */
 };
 
 /* Takes ownership of fd (an O_CLOEXEC /dev/fuse fd the kernel mounted). */
