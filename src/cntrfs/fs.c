@@ -206,6 +206,27 @@ int cntrfs_kill_suidgid(struct fuse_req *req, int fd)
 	return 0;
 }
 
+int cntrfs_open_inode(struct cntrfs *fs, struct inode *i, int flags)
+{
+	int ifd, fd;
+
+	/* fh and mount_fd are set before the entry is published and never change. */
+	if (i->fh && i->mount_fd >= 0) {
+		fd = open_by_handle_at(i->mount_fd, i->fh, flags | O_CLOEXEC);
+		if (fd >= 0)
+			return fd;
+		/* ESTALE: unlinked, but still open here; the O_PATH fd still reaches it. */
+		if (errno != ESTALE)
+			return -errno;
+	}
+	ifd = inode_get_fd(&fs->inodes, i);
+	if (ifd < 0)
+		return ifd;
+	fd = cntrfs_reopen(fs, ifd, flags);
+	inode_put_fd(&fs->inodes, i);
+	return fd;
+}
+
 void cntrfs_fill_attr(const struct cntrfs *fs, struct fuse_attr *a, const struct statx *st)
 {
 	memset(a, 0, sizeof(*a));

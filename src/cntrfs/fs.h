@@ -69,6 +69,11 @@ void cntrfs_fill_attr(const struct cntrfs *fs, struct fuse_attr *a, const struct
 int cntrfs_statx_fd(int fd, struct statx *st);
 /* Reopens an O_PATH fd with real open flags. Returns an fd or -errno. */
 int cntrfs_reopen(const struct cntrfs *fs, int fd, int flags);
+/*
+ * A new fd of inode i with real open flags: by its file handle where it has
+ * one (no path walk through /proc), else through its O_PATH fd.
+ */
+int cntrfs_open_inode(struct cntrfs *fs, struct inode *i, int flags);
 
 /*
  * Drops S_ISUID, and S_ISGID where the VFS would (group-exec set, or a caller

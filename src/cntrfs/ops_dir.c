@@ -84,13 +84,7 @@ void dir_streams_destroy(struct cntrfs *fs)
 
 int cntrfs_open_dir(struct cntrfs *fs, struct inode *i)
 {
-	int ifd = inode_get_fd(&fs->inodes, i), fd;
-
-	if (ifd < 0)
-		return ifd;
-	fd = cntrfs_reopen(fs, ifd, O_RDONLY | O_DIRECTORY);
-	inode_put_fd(&fs->inodes, i);
-	return fd;
+	return cntrfs_open_inode(fs, i, O_RDONLY | O_DIRECTORY);
 }
 
 /* Empties a stream (its lock held): the next use opens the directory again. */
