@@ -767,8 +767,9 @@ def test_readdir_while_entries_are_being_deleted(env, ahead):
     differential(env, scn, setup=setup, timeout=60)
 
 
-@pytest.mark.parametrize("opts", [["--no-readdirplus"], ["--no-parallel-dirops"], ["--no-readdirplus", "--threads", "1"]],
-                         ids=["no-readdirplus", "no-parallel-dirops", "no-readdirplus-1-thread"])
+@pytest.mark.parametrize("opts", [["--no-readdirplus"], ["--no-parallel-dirops"], ["--no-readdirplus", "--threads", "1"],
+                                  ["--opendir"]],
+                         ids=["no-readdirplus", "no-parallel-dirops", "no-readdirplus-1-thread", "opendir"])
 def test_readdir_and_deletion_with_directory_options(mount_factory, opts):
     e = mount_factory(opts)
 
@@ -1341,6 +1342,11 @@ def test_nonroot_write_and_truncate_clear_suid_and_sgid(env):
         r.stat("pub/root_kept")
 
     differential(env, [(U1, u1), (None, root)], setup=setup)
+
+
+def test_nonroot_write_and_truncate_clear_suid_and_sgid_without_killpriv(mount_factory):
+    # --no-killpriv: the kernel clears the bits itself (the way before KILLPRIV_V2).
+    test_nonroot_write_and_truncate_clear_suid_and_sgid(mount_factory(["--no-killpriv"]))
 
 
 def test_nonroot_write_clears_sgid_without_group_exec_for_non_members(env):
