@@ -148,14 +148,14 @@ void cntrfs_want(const struct cntrfs *fs, struct fuse_want *want)
 	if (c->posix_acl)
 		f |= FUSE_POSIX_ACL;
 	/*
-	 * We clear setuid/setgid bits on write, truncate and chown; the kernel
+	 * We clear setuid/setgid bits on write, truncate and O_TRUNC; the kernel
 	 * then marks inodes it found clean (S_NOSEC) and stops asking for
 	 * security.capability before every write. Passthrough writes bypass us,
-	 * so writable opens of setuid/setgid files get no passthrough (ops_file.c);
-	 * such files are opened FOPEN_DIRECT_IO, and may still be mapped shared.
+	 * but before one the kernel still works out what to clear and, leaving
+	 * the mode to us, sends a SETATTR that changes nothing (ops_attr.c).
 	 */
 	if (c->killpriv)
-		f |= FUSE_HANDLE_KILLPRIV_V2 | FUSE_DIRECT_IO_ALLOW_MMAP;
+		f |= FUSE_HANDLE_KILLPRIV_V2;
 	memset(want, 0, sizeof(*want));
 	want->flags = f;
 	want->max_write = CNTR_FUSE_MAX_WRITE;

@@ -76,26 +76,11 @@ static bool close_reports_errors(int fd)
 	return false;
 }
 
-/*
- * Whether writes through this open must come to us: with KILLPRIV_V2 we clear
- * setuid/setgid bits on write, and passthrough writes would skip that.
- */
-static bool writes_need_server(const struct cntrfs *fs, int flags, int fd)
-{
-	struct statx st;
-
-	if (!fs->killpriv || (flags & O_ACCMODE) == O_RDONLY)
-		return false;
-	return cntrfs_statx_fd(fd, &st) < 0 || (st.stx_mode & (S_ISUID | S_ISGID));
-}
-
 /* Makes the handle and the open_out for a new open of i through fd (consumed). */
-static int new_file(struct fuse_req *req, struct inode *i, int fd, int flags,
-		    struct cntr_fuse_open_out *out)
+static int new_file(struct fuse_req *req, struct inode *i, int fd, struct cntr_fuse_open_out *out)
 {
 	struct cntrfs *fs = req_fs(req);
 	struct cfile *f = malloc(sizeof(*f));
-	bool direct = i->type == S_IFREG && writes_need_server(fs, flags, fd);
 	int id = -1;
 
 	if (!f) {
@@ -105,16 +90,13 @@ static int new_file(struct fuse_req *req, struct inode *i, int fd, int flags,
 	f->fd = fd;
 	f->inode = i;
 	memset(out, 0, sizeof(*out));
-	if (fs->passthrough && i->type == S_IFREG && !direct)
+	if (fs->passthrough && i->type == S_IFREG)
 		id = passthrough_ref(req, i, fd);
 	else
 		inode_open_ref(&fs->inodes, i);
 	if (id >= 0) {
 		out->open_flags = FOPEN_PASSTHROUGH;
 		out->backing_id = id;
-	} else if (direct) {
-		/* No page cache: no conflict with passthrough opens of the same inode. */
-		out->open_flags = FOPEN_DIRECT_IO;
 	} else if (fs->cfg.keep_cache) {
 		out->open_flags = FOPEN_KEEP_CACHE;
 	}
@@ -144,7 +126,7 @@ void op_open(struct fuse_req *req, const void *arg, size_t len)
 	/* O_TRUNC by a caller without CAP_FSETID (KILLPRIV_V2). */
 	if ((in->open_flags & FUSE_OPEN_KILL_SUIDGID) && (in->flags & O_TRUNC))
 		cntrfs_kill_suidgid(req, fd);
-	r = new_file(req, i, fd, (int)in->flags, &out);
+	r = new_file(req, i, fd, &out);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
@@ -229,7 +211,7 @@ static void create_common(struct fuse_req *req, const struct fuse_create_in *in,
 		fuse_reply_err(req, r < 0 ? -r : EIO);
 		return;
 	}
-	r = new_file(req, i, fd, (int)in->flags, &out.open);
+	r = new_file(req, i, fd, &out.open);
 	if (r < 0) {
 		inode_forget(&fs->inodes, i, 1);
 		fuse_reply_err(req, -r);
