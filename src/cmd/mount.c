@@ -48,8 +48,9 @@ static void usage(FILE *out)
 	      "      --writeback           writeback cache (turns passthrough off)\n"
 	      "      --no-keep-cache       drop cached file data on every open\n"
 	      "      --no-readdirplus      plain readdir\n"
-	      "      --opendir             a FUSE OPENDIR and RELEASEDIR for every directory\n"
-	      "                            open (default: listings need neither)\n"
+	      "      --no-opendir          list directories without OPENDIR, and let the kernel\n"
+	      "                            cache listings (a listing can then miss a name\n"
+	      "                            created while another process was listing)\n"
 	      "      --no-parallel-dirops  serialise lookups and readdir per directory\n"
 	      "      --no-posix-acl        do not enforce POSIX ACLs in the kernel\n"
 	      "      --no-killpriv         let the kernel clear setuid bits (asks for\n"
@@ -220,7 +221,7 @@ static int parse_args(struct mount_args *a, int argc, char **argv, int helper_mo
 						  { "writeback", no_argument, NULL, 1 },
 						  { "no-keep-cache", no_argument, NULL, 1 },
 						  { "no-readdirplus", no_argument, NULL, 1 },
-						  { "opendir", no_argument, NULL, 1 },
+						  { "no-opendir", no_argument, NULL, 1 },
 						  { "no-parallel-dirops", no_argument, NULL, 1 },
 						  { "no-posix-acl", no_argument, NULL, 1 },
 						  { "no-killpriv", no_argument, NULL, 1 },

@@ -26,6 +26,7 @@ void cntrfs_config_defaults(struct cntrfs_config *c)
 	c->parallel_dirops = true;
 	c->posix_acl = true;
 	c->killpriv = true;
+	c->opendir = true;
 	c->io_uring = true;
 }
 

@@ -15,7 +15,7 @@ struct cntrfs_config {
 	bool writeback; /* writeback cache (excludes passthrough) */
 	bool keep_cache; /* keep page cache across opens (non-passthrough files) */
 	bool readdirplus;
-	bool opendir; /* OPENDIR/RELEASEDIR for every directory open (else stateless listing) */
+	bool opendir; /* OPENDIR/RELEASEDIR for every directory open (else cached listings) */
 	bool parallel_dirops;
 	bool posix_acl;
 	bool killpriv; /* FUSE_HANDLE_KILLPRIV_V2: we clear setuid/setgid, the kernel asks less */

@@ -27,9 +27,10 @@ struct linux_dirent64 {
 };
 
 /*
- * Without OPENDIR (the kernel's FUSE_NO_OPENDIR_SUPPORT: OPENDIR answered
- * ENOSYS once), listings arrive with fh 0 and no RELEASEDIR follows, which
- * saves two of the three round trips of listing a small directory. A listing
+ * --no-opendir: without OPENDIR (the kernel's FUSE_NO_OPENDIR_SUPPORT: OPENDIR
+ * answered ENOSYS once), listings arrive with fh 0 and no RELEASEDIR follows,
+ * which saves two of the three round trips of listing a small directory, and
+ * the kernel caches listings (see op_opendir). A listing
  * is then served from one of a few open streams kept per directory inode and
  * dropped once it reached the end; a listing that finds no stream of its
  * directory (evicted, or another offset) opens one and seeks to the offset,
@@ -195,13 +196,14 @@ void op_opendir(struct fuse_req *req, const void *arg, size_t len)
 	memset(&out, 0, sizeof(out));
 	out.fh = (uint64_t)(uintptr_t)d;
 	/*
-	 * --opendir: no FOPEN_CACHE_DIR, every listing is read afresh. Without
-	 * OPENDIR the kernel caches listings (FOPEN_CACHE_DIR | FOPEN_KEEP_CACHE
-	 * is its default then) and drops the cache when the directory changes
-	 * through the mount, or when its mtime differs once the attributes
-	 * expired: changes made on the backing side show up after the attribute
-	 * timeout, as sizes and modes do. Multigrain timestamps (ext4, xfs,
-	 * btrfs, tmpfs since 6.13) make that mtime differ for every change.
+	 * No FOPEN_CACHE_DIR: a cached listing can miss entries other processes
+	 * add while it is being read. Without OPENDIR (--no-opendir) the kernel
+	 * caches listings all the same (FOPEN_CACHE_DIR | FOPEN_KEEP_CACHE is its
+	 * default then): it drops the cache when the directory changes through
+	 * the mount, or when its mtime differs once the attributes expired, but a
+	 * listing read while another process creates a name can be cached with
+	 * the version that already counts that name, and then misses it
+	 * (test_concurrent_creates_renames_links_unlinks_in_one_directory).
 	 */
 	fuse_reply_data(req, &out, sizeof(out));
 }

@@ -768,8 +768,8 @@ def test_readdir_while_entries_are_being_deleted(env, ahead):
 
 
 @pytest.mark.parametrize("opts", [["--no-readdirplus"], ["--no-parallel-dirops"], ["--no-readdirplus", "--threads", "1"],
-                                  ["--opendir"]],
-                         ids=["no-readdirplus", "no-parallel-dirops", "no-readdirplus-1-thread", "opendir"])
+                                  ["--no-opendir"]],
+                         ids=["no-readdirplus", "no-parallel-dirops", "no-readdirplus-1-thread", "no-opendir"])
 def test_readdir_and_deletion_with_directory_options(mount_factory, opts):
     e = mount_factory(opts)
 

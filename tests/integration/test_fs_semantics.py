@@ -579,10 +579,10 @@ def test_backing_changes_become_visible_after_the_timeouts(mount_factory):
 
 
 def test_backing_directory_changes_reach_cached_listings_after_the_timeouts(mount_factory):
-    # Listings are cached by the kernel (no OPENDIR) and checked against the
+    # --no-opendir: listings are cached by the kernel and checked against the
     # directory's mtime once its attributes expire; a change right after a
     # listing, within the same timestamp tick, must show up all the same.
-    e = mount_factory(["--attr-timeout", "1", "--entry-timeout", "1", "--negative-timeout", "1"])
+    e = mount_factory(["--no-opendir", "--attr-timeout", "1", "--entry-timeout", "1", "--negative-timeout", "1"])
     os.mkdir(e.s("d"))
     names = set()
     for k in range(4):
