@@ -185,7 +185,7 @@ int cntrfs_reopen(const struct cntrfs *fs, int fd, int flags)
 	return r < 0 ? -errno : r;
 }
 
-int cntrfs_kill_suidgid(struct fuse_req *req, int fd)
+int cntrfs_kill_suidgid(struct fuse_req *req, int fd, bool caller_capable)
 {
 	const struct cntrfs *fs = req_fs(req);
 	struct statx st;
@@ -197,7 +197,7 @@ int cntrfs_kill_suidgid(struct fuse_req *req, int fd)
 		return r;
 	if (!S_ISREG(st.stx_mode) || !(st.stx_mode & (S_ISUID | S_ISGID)))
 		return 0;
-	if ((st.stx_mode & S_IXGRP) || !creds_caller_in_group(req, st.stx_gid))
+	if ((st.stx_mode & S_IXGRP) || (!caller_capable && !creds_caller_in_group(req, st.stx_gid)))
 		kill |= S_ISGID;
 	if (!(st.stx_mode & kill))
 		return 0;

@@ -77,11 +77,12 @@ int cntrfs_open_inode(struct cntrfs *fs, struct inode *i, int flags);
 
 /*
  * Drops S_ISUID, and S_ISGID where the VFS would (group-exec set, or a caller
- * outside the file's group), from regular file fd (any kind of fd), for a
- * write, truncate or O_TRUNC open by a caller without CAP_FSETID: the kernel
- * leaves that to us under FUSE_HANDLE_KILLPRIV_V2. Returns 0 or -errno.
+ * neither in the file's group nor capable of CAP_FSETID), from regular file fd
+ * (any kind of fd): for a write, truncate or O_TRUNC open by a caller without
+ * CAP_FSETID, or a chown, which the kernel leaves to us under
+ * FUSE_HANDLE_KILLPRIV_V2. Returns 0 or -errno.
  */
-int cntrfs_kill_suidgid(struct fuse_req *req, int fd);
+int cntrfs_kill_suidgid(struct fuse_req *req, int fd, bool caller_capable);
 
 /*
  * Looks name up in parent and replies with a fuse_entry_out (or a negative

@@ -136,17 +136,23 @@ void op_setattr(struct fuse_req *req, const void *arg, size_t len)
 	r = apply_setattr(fs, in, fd, file_fd);
 	if (r == 0 && fs->killpriv && i->type == S_IFREG) {
 		/*
-		 * Truncate by a caller without CAP_FSETID; or no change at all:
-		 * the kernel's privilege removal before a passthrough write, whose
-		 * mode change it leaves to us under KILLPRIV_V2 (a chown is done
-		 * by us as root, which clears them as the VFS does).
+		 * Under KILLPRIV_V2 the kernel leaves these mode changes to us:
+		 * truncate by a caller without CAP_FSETID; and a SETATTR that
+		 * changes nothing (ctime alone with --writeback), which is either
+		 * the privilege removal before a passthrough write (sent only when
+		 * something must go) or a chown to -1 -1, which clears S_ISUID
+		 * even for root. For a caller with CAP_FSETID the two differ on a
+		 * setuid file that also has file capabilities; the chown's rule
+		 * is taken. A real chown is done by us as root, which clears
+		 * the bits as the VFS does.
 		 */
 		uint32_t rest =
 			in->valid & ~(uint32_t)(FATTR_FH | FATTR_LOCKOWNER | FATTR_KILL_SUIDGID);
 
-		if (((in->valid & FATTR_KILL_SUIDGID) && (in->valid & FATTR_SIZE)) ||
-		    (rest == 0 && !creds_caller_capable(req, CAP_FSETID)))
-			r = cntrfs_kill_suidgid(req, fd);
+		if ((in->valid & FATTR_KILL_SUIDGID) && (in->valid & FATTR_SIZE))
+			r = cntrfs_kill_suidgid(req, fd, false);
+		else if (rest == 0 || (rest == FATTR_CTIME && fs->writeback))
+			r = cntrfs_kill_suidgid(req, fd, creds_caller_capable(req, CAP_FSETID));
 	}
 	if (r == 0)
 		r = cntrfs_statx_fd(fd, &st);

@@ -125,7 +125,7 @@ void op_open(struct fuse_req *req, const void *arg, size_t len)
 	}
 	/* O_TRUNC by a caller without CAP_FSETID (KILLPRIV_V2). */
 	if ((in->open_flags & FUSE_OPEN_KILL_SUIDGID) && (in->flags & O_TRUNC))
-		cntrfs_kill_suidgid(req, fd);
+		cntrfs_kill_suidgid(req, fd, false);
 	r = new_file(req, i, fd, &out);
 	if (r < 0)
 		fuse_reply_err(req, -r);
@@ -203,7 +203,7 @@ static void create_common(struct fuse_req *req, const struct fuse_create_in *in,
 		return;
 	}
 	if ((in->open_flags & FUSE_OPEN_KILL_SUIDGID) && (in->flags & O_TRUNC))
-		cntrfs_kill_suidgid(req, fd); /* it existed after all */
+		cntrfs_kill_suidgid(req, fd, false); /* it existed after all */
 	r = entry_from_fd(fs, fd, pfd, tmpfile ? NULL : name, &out.entry, &i);
 	inode_put_fd(&fs->inodes, dir);
 	if (r < 0 || !i) {
@@ -276,7 +276,7 @@ void op_write(struct fuse_req *req, const void *arg, size_t len)
 	}
 	/* The caller lacks CAP_FSETID; our own write would keep the bits. */
 	if (in->write_flags & FUSE_WRITE_KILL_SUIDGID)
-		cntrfs_kill_suidgid(req, fh_file(in->fh)->fd);
+		cntrfs_kill_suidgid(req, fh_file(in->fh)->fd, false);
 	n = pwrite(fh_file(in->fh)->fd, in + 1, in->size, (off_t)in->offset);
 	if (n < 0) {
 		fuse_reply_err(req, errno);

@@ -1410,6 +1410,33 @@ def test_otrunc_open_by_nonroot_clears_suid_and_sgid(env):
     differential(env, [(U1, u1)], setup=setup)
 
 
+def test_chown_to_minus_one_clears_suid(env):
+    # chown(f, -1, -1) changes no owner but still clears setuid (and setgid
+    # with group-exec, or for a caller outside the group), even for root.
+    def setup(root):
+        _mkdir(root, "pub", 0o777)
+        for n in ("a", "b", "c"):
+            _mkfile(root, "pub/" + n, 0o6755)
+            _mkfile(root, "pub/" + n + "2", 0o2745)
+            _mkfile(root, "pub/" + n + "3", 0o2744)
+        for n in ("u", "u2", "u3"):
+            _mkfile(root, "pub/" + n, 0o6755, 1001, 1002)
+        os.chmod(os.path.join(root, "pub/u2"), 0o2745)
+        os.chmod(os.path.join(root, "pub/u3"), 0o2744)
+
+    def scn(r):
+        for n in ("a", "a2", "a3"):
+            r.chown("pub/" + n, -1, -1)
+            r.stat("pub/" + n)
+
+    def u1(r):  # owner of u*, not in their group 1002
+        for n in ("u", "u2", "u3"):
+            r.chown("pub/" + n, -1, -1)
+            r.stat("pub/" + n)
+
+    differential(env, [(None, scn), (U1, u1)], setup=setup)
+
+
 def test_chown_clears_suid_and_sgid_even_for_root(env):
     def setup(root):
         _mkfile(root, "a", 0o6755)
