@@ -48,9 +48,15 @@ static void usage(FILE *out)
 	      "      --writeback           writeback cache (turns passthrough off)\n"
 	      "      --no-keep-cache       drop cached file data on every open\n"
 	      "      --no-readdirplus      plain readdir\n"
+	      "      --no-opendir          list directories without OPENDIR, and let the kernel\n"
+	      "                            cache listings (a listing can then miss a name\n"
+	      "                            created while another process was listing)\n"
 	      "      --no-parallel-dirops  serialise lookups and readdir per directory\n"
 	      "      --no-posix-acl        do not enforce POSIX ACLs in the kernel\n"
+	      "      --no-killpriv         let the kernel clear setuid bits (asks for\n"
+	      "                            security.capability before writes)\n"
 	      "      --no-io-uring         /dev/fuse only, even if the kernel offers io_uring\n"
+	      "      --stats               count requests per opcode, print them at unmount\n"
 	      "  -v, --verbose             report negotiated settings\n"
 	      "  -h, --help                this text\n",
 	      out);
@@ -146,13 +152,18 @@ static int apply_option(struct mount_args *a, const char *raw_key, const char *v
 		{ "no_keep_cache", offsetof(struct mount_args, cfg.keep_cache), false },
 		{ "readdirplus", offsetof(struct mount_args, cfg.readdirplus), true },
 		{ "no_readdirplus", offsetof(struct mount_args, cfg.readdirplus), false },
+		{ "opendir", offsetof(struct mount_args, cfg.opendir), true },
+		{ "no_opendir", offsetof(struct mount_args, cfg.opendir), false },
 		{ "parallel_dirops", offsetof(struct mount_args, cfg.parallel_dirops), true },
 		{ "no_parallel_dirops", offsetof(struct mount_args, cfg.parallel_dirops), false },
 		{ "posix_acl", offsetof(struct mount_args, cfg.posix_acl), true },
 		{ "no_posix_acl", offsetof(struct mount_args, cfg.posix_acl), false },
+		{ "killpriv", offsetof(struct mount_args, cfg.killpriv), true },
+		{ "no_killpriv", offsetof(struct mount_args, cfg.killpriv), false },
 		{ "io_uring", offsetof(struct mount_args, cfg.io_uring), true },
 		{ "no_io_uring", offsetof(struct mount_args, cfg.io_uring), false },
 		{ "foreground", offsetof(struct mount_args, foreground), true },
+		{ "stats", offsetof(struct mount_args, cfg.stats), true },
 	};
 	if (!strcmp(key, "verbose")) {
 		log_verbose = true;
@@ -210,9 +221,12 @@ static int parse_args(struct mount_args *a, int argc, char **argv, int helper_mo
 						  { "writeback", no_argument, NULL, 1 },
 						  { "no-keep-cache", no_argument, NULL, 1 },
 						  { "no-readdirplus", no_argument, NULL, 1 },
+						  { "no-opendir", no_argument, NULL, 1 },
 						  { "no-parallel-dirops", no_argument, NULL, 1 },
 						  { "no-posix-acl", no_argument, NULL, 1 },
+						  { "no-killpriv", no_argument, NULL, 1 },
 						  { "no-io-uring", no_argument, NULL, 1 },
+						  { "stats", no_argument, NULL, 1 },
 						  { 0 } };
 	/* mount(8) passes -n (no mtab), -s (sloppy), -v; we accept them as helper. */
 	const char *shortopts = helper_mode ? ":fvho:ns" : ":fvho:";
@@ -370,10 +384,12 @@ static int serve(struct mount_args *a, const char *mnt, int ready_fd)
 	if (r > 0) {
 		/* A stop signal: unmount; exiting closes /dev/fuse, which aborts the connection. */
 		log_info("signal %d: unmounting %s", r, mnt);
+		fuse_session_print_stats(&se);
 		if (umount2(mnt, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
 			log_errno(errno, "umount %s", mnt);
 		_exit(0);
 	}
+	fuse_session_print_stats(&se);
 	cntrfs_destroy(&fs);
 	return r < 0 ? 1 : 0;
 }

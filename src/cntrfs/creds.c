@@ -134,6 +134,36 @@ int creds_become_caller(struct fuse_req *req, mode_t mask)
 	return 0;
 }
 
+bool creds_caller_in_group(struct fuse_req *req, gid_t gid)
+{
+	struct cntrfs *fs = req_fs(req);
+	char path[64], buf[4096];
+	gid_t raw[CREDS_MAX_GROUPS];
+	uint32_t inside;
+	ssize_t len;
+	int fd, n;
+
+	if (idmap_map_inside(&fs->cfg.gid_map, req->in->gid, &inside) == 0 && inside == gid)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%u/status", req->in->pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0)
+		return false;
+	buf[len] = '\0';
+	n = creds_parse_groups(buf, raw, CREDS_MAX_GROUPS);
+	for (int k = 0; k < n; k++) {
+		uint32_t g = idmap_to_inside(&fs->cfg.gid_map, raw[k]);
+
+		if (g == gid && (g != IDMAP_OVERFLOW || raw[k] == IDMAP_OVERFLOW))
+			return true;
+	}
+	return false;
+}
+
 bool creds_caller_capable(struct fuse_req *req, int cap)
 {
 	char path[64], buf[4096], *p;

@@ -38,5 +38,11 @@ void creds_become_server(struct fuse_req *req);
  */
 bool creds_caller_capable(struct fuse_req *req, int cap);
 
+/*
+ * Whether the request's caller is in group gid (an on-disk id): its gid or
+ * one of its supplementary groups. Reads /proc; for rare calls.
+ */
+bool creds_caller_in_group(struct fuse_req *req, gid_t gid);
+
 /* Parses the "Groups:" line of a /proc/PID/status text. Returns the count or -EINVAL. */
 int creds_parse_groups(const char *status, gid_t *groups, int max);

@@ -25,6 +25,8 @@ void cntrfs_config_defaults(struct cntrfs_config *c)
 	c->readdirplus = true;
 	c->parallel_dirops = true;
 	c->posix_acl = true;
+	c->killpriv = true;
+	c->opendir = true;
 	c->io_uring = true;
 }
 
@@ -34,8 +36,31 @@ static void split_time(double t, unsigned long *sec, unsigned *nsec)
 	*nsec = (unsigned)((t - floor(t)) * 1e9);
 }
 
+/* Largest fd table grown in advance (8 bytes an entry): 512 KiB. */
+#define PRESIZED_FDS 65536
+
+/*
+ * Grows the fd table to the size the server will use, now, while the process
+ * has one thread. The kernel grows it by doubling, and in a process with
+ * several threads every growth waits for an RCU grace period (milliseconds):
+ * serving the first 10,000 inodes cost about 10 us a new fd that way.
+ */
+static void presize_fd_table(int fd, rlim_t limit)
+{
+	int top;
+
+	if (limit > PRESIZED_FDS)
+		limit = PRESIZED_FDS;
+	if (limit < 2)
+		return;
+	/* The lowest free number from limit-1 up: never replaces an open fd. */
+	top = fcntl(fd, F_DUPFD_CLOEXEC, (int)(limit - 1));
+	if (top >= 0)
+		close(top);
+}
+
 /* Half of the fd limit goes to the inode fd cache; the rest to open files. */
-static unsigned fd_budget(void)
+static unsigned fd_budget(int any_fd)
 {
 	struct rlimit rl;
 
@@ -43,8 +68,11 @@ static unsigned fd_budget(void)
 		rl.rlim_cur = rl.rlim_max; /* raising the soft limit needs no privilege */
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY) {
+		presize_fd_table(any_fd, PRESIZED_FDS);
 		return 8192;
+	}
+	presize_fd_table(any_fd, rl.rlim_cur);
 	return rl.rlim_cur > 64 ? (unsigned)(rl.rlim_cur / 2) : 16;
 }
 
@@ -69,10 +97,16 @@ int cntrfs_init(struct cntrfs *fs, const char *source, const struct cntrfs_confi
 		close(root);
 		return r;
 	}
-	r = inode_table_init(&fs->inodes, root, fd_budget());
+	r = inode_table_init(&fs->inodes, root, fd_budget(root));
 	if (r < 0) {
 		close(fs->proc_fd);
 		return log_errno(r, "inode table");
+	}
+	r = dir_streams_init(fs);
+	if (r < 0) {
+		inode_table_destroy(&fs->inodes);
+		close(fs->proc_fd);
+		return log_errno(r, "directory streams");
 	}
 	split_time(cfg->entry_timeout, &fs->entry_sec, &fs->entry_nsec);
 	split_time(cfg->attr_timeout, &fs->attr_sec, &fs->attr_nsec);
@@ -82,6 +116,7 @@ int cntrfs_init(struct cntrfs *fs, const char *source, const struct cntrfs_confi
 
 void cntrfs_destroy(struct cntrfs *fs)
 {
+	dir_streams_destroy(fs);
 	inode_table_destroy(&fs->inodes);
 	if (fs->proc_fd >= 0)
 		close(fs->proc_fd);
@@ -93,6 +128,9 @@ static void fs_init(void *data, const struct fuse_conn *conn)
 
 	fs->passthrough = conn->passthrough;
 	fs->writeback = conn->flags & FUSE_WRITEBACK_CACHE;
+	fs->killpriv = conn->flags & FUSE_HANDLE_KILLPRIV_V2;
+	/* The kernel remembers an ENOSYS to OPENDIR only if it says so. */
+	fs->no_opendir = !fs->cfg.opendir && (conn->kernel_flags & FUSE_NO_OPENDIR_SUPPORT);
 }
 
 void cntrfs_want(const struct cntrfs *fs, struct fuse_want *want)
@@ -110,12 +148,22 @@ void cntrfs_want(const struct cntrfs *fs, struct fuse_want *want)
 		f |= FUSE_WRITEBACK_CACHE;
 	if (c->posix_acl)
 		f |= FUSE_POSIX_ACL;
+	/*
+	 * We clear setuid/setgid bits on write, truncate and O_TRUNC; the kernel
+	 * then marks inodes it found clean (S_NOSEC) and stops asking for
+	 * security.capability before every write. Passthrough writes bypass us,
+	 * but before one the kernel still works out what to clear and, leaving
+	 * the mode to us, sends a SETATTR that changes nothing (ops_attr.c).
+	 */
+	if (c->killpriv)
+		f |= FUSE_HANDLE_KILLPRIV_V2;
 	memset(want, 0, sizeof(*want));
 	want->flags = f;
 	want->max_write = CNTR_FUSE_MAX_WRITE;
 	want->max_background = 64;
 	want->passthrough = c->passthrough && !c->writeback;
 	want->io_uring = c->io_uring;
+	want->stats = c->stats;
 }
 
 int cntrfs_statx_fd(int fd, struct statx *st)
@@ -135,6 +183,49 @@ int cntrfs_reopen(const struct cntrfs *fs, int fd, int flags)
 	/* O_NOFOLLOW would refuse the /proc magic link itself. */
 	r = openat(fs->proc_fd, name, (flags & ~O_NOFOLLOW) | O_CLOEXEC);
 	return r < 0 ? -errno : r;
+}
+
+int cntrfs_kill_suidgid(struct fuse_req *req, int fd, bool caller_capable)
+{
+	const struct cntrfs *fs = req_fs(req);
+	struct statx st;
+	char name[16];
+	mode_t kill = S_ISUID;
+	int r = cntrfs_statx_fd(fd, &st);
+
+	if (r < 0)
+		return r;
+	if (!S_ISREG(st.stx_mode) || !(st.stx_mode & (S_ISUID | S_ISGID)))
+		return 0;
+	if ((st.stx_mode & S_IXGRP) || (!caller_capable && !creds_caller_in_group(req, st.stx_gid)))
+		kill |= S_ISGID;
+	if (!(st.stx_mode & kill))
+		return 0;
+	snprintf(name, sizeof(name), "%d", fd);
+	if (fchmodat(fs->proc_fd, name, st.stx_mode & 07777 & ~kill, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+int cntrfs_open_inode(struct cntrfs *fs, struct inode *i, int flags)
+{
+	int ifd, fd;
+
+	/* fh and mount_fd are set before the entry is published and never change. */
+	if (i->fh && i->mount_fd >= 0) {
+		fd = open_by_handle_at(i->mount_fd, i->fh, flags | O_CLOEXEC);
+		if (fd >= 0)
+			return fd;
+		/* ESTALE: unlinked, but still open here; the O_PATH fd still reaches it. */
+		if (errno != ESTALE)
+			return -errno;
+	}
+	ifd = inode_get_fd(&fs->inodes, i);
+	if (ifd < 0)
+		return ifd;
+	fd = cntrfs_reopen(fs, ifd, flags);
+	inode_put_fd(&fs->inodes, i);
+	return fd;
 }
 
 void cntrfs_fill_attr(const struct cntrfs *fs, struct fuse_attr *a, const struct statx *st)

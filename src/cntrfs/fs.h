@@ -15,10 +15,13 @@ struct cntrfs_config {
 	bool writeback; /* writeback cache (excludes passthrough) */
 	bool keep_cache; /* keep page cache across opens (non-passthrough files) */
 	bool readdirplus;
+	bool opendir; /* OPENDIR/RELEASEDIR for every directory open (else cached listings) */
 	bool parallel_dirops;
 	bool posix_acl;
+	bool killpriv; /* FUSE_HANDLE_KILLPRIV_V2: we clear setuid/setgid, the kernel asks less */
 	bool io_uring; /* FUSE over io_uring when the kernel offers it */
 	bool ro;
+	bool stats; /* count requests per opcode, printed at unmount */
 	struct idmap uid_map, gid_map;
 };
 
@@ -30,7 +33,10 @@ struct cntrfs {
 	int proc_fd; /* /proc/self/fd, for reopening O_PATH fds without path strings */
 	uint64_t self_dev; /* our own mount's device: lookups never descend into it (0: unknown) */
 	bool passthrough; /* agreed with the kernel */
+	bool no_opendir; /* OPENDIR answered ENOSYS: listings come with fh 0 */
+	struct dir_streams *dirs; /* ops_dir.c: open listings for fh 0 */
 	bool writeback;
+	bool killpriv; /* agreed: FUSE_HANDLE_KILLPRIV_V2 */
 	unsigned long entry_sec, attr_sec, neg_sec;
 	unsigned entry_nsec, attr_nsec, neg_nsec;
 };
@@ -63,6 +69,20 @@ void cntrfs_fill_attr(const struct cntrfs *fs, struct fuse_attr *a, const struct
 int cntrfs_statx_fd(int fd, struct statx *st);
 /* Reopens an O_PATH fd with real open flags. Returns an fd or -errno. */
 int cntrfs_reopen(const struct cntrfs *fs, int fd, int flags);
+/*
+ * A new fd of inode i with real open flags: by its file handle where it has
+ * one (no path walk through /proc), else through its O_PATH fd.
+ */
+int cntrfs_open_inode(struct cntrfs *fs, struct inode *i, int flags);
+
+/*
+ * Drops S_ISUID, and S_ISGID where the VFS would (group-exec set, or a caller
+ * neither in the file's group nor capable of CAP_FSETID), from regular file fd
+ * (any kind of fd): for a write, truncate or O_TRUNC open by a caller without
+ * CAP_FSETID, or a chown, which the kernel leaves to us under
+ * FUSE_HANDLE_KILLPRIV_V2. Returns 0 or -errno.
+ */
+int cntrfs_kill_suidgid(struct fuse_req *req, int fd, bool caller_capable);
 
 /*
  * Looks name up in parent and replies with a fuse_entry_out (or a negative
@@ -77,6 +97,12 @@ void cntrfs_reply_sync(struct fuse_req *req, int fd, uint32_t fsync_flags);
 /* Same lookup without replying: fills *out and adds a lookup. Returns 0/-errno. */
 int cntrfs_do_lookup(struct cntrfs *fs, struct inode *parent, const char *name,
 		     struct fuse_entry_out *out);
+
+/* ops_dir.c: the open directory streams that serve listings without OPENDIR. */
+int dir_streams_init(struct cntrfs *fs);
+void dir_streams_destroy(struct cntrfs *fs);
+/* A new fd for listing directory i (O_RDONLY | O_DIRECTORY), or -errno. */
+int cntrfs_open_dir(struct cntrfs *fs, struct inode *i);
 
 /* Handlers, one file per group. */
 void op_lookup(struct fuse_req *, const void *, size_t);

@@ -102,6 +102,8 @@ int inode_table_init(struct inode_table *t, int root_fd, unsigned max_fds)
 	t->root.mount_fd = -1;
 	t->root.backing_id = -1;
 	t->root.nlookup = 1;
+	t->root.serial = 1;
+	t->next_serial = 2;
 	insert_locked(t, &t->root);
 	return 0;
 }
@@ -175,6 +177,7 @@ struct inode *inode_insert_fd(struct inode_table *t, int fd, const struct statx 
 			i->nlookup++;
 		} else {
 			n->nlookup = 1;
+			n->serial = t->next_serial++;
 			n->fd = steal_fd(&fd);
 			insert_locked(t, n);
 			fdcache_attach_locked(t, n);

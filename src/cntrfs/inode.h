@@ -19,6 +19,7 @@
 struct inode {
 	uint64_t dev, ino, mnt_id;
 	uint32_t type; /* S_IFMT bits */
+	uint64_t serial; /* unique for the table's lifetime, unlike the address */
 	uint64_t nlookup;
 	struct inode *hash_next;
 
@@ -38,6 +39,7 @@ struct inode_table {
 	pthread_mutex_t lock;
 	struct inode **buckets;
 	size_t nbuckets, count;
+	uint64_t next_serial;
 	struct inode root;
 
 	/* fd cache */

@@ -1,12 +1,14 @@
 /* Attributes: getattr, setattr, readlink. */
 #include <errno.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cntrfs/args.h"
+#include "cntrfs/creds.h"
 #include "cntrfs/fs.h"
 #include "cntrfs/handles.h"
 #include "fuse/reply.h"
@@ -31,7 +33,7 @@ void op_getattr(struct fuse_req *req, const void *arg, size_t len)
 	struct statx st;
 	int fd, r;
 
-	if (in && (in->getattr_flags & FUSE_GETATTR_FH)) {
+	if (in && (in->getattr_flags & FUSE_GETATTR_FH) && in->fh && i->type == S_IFREG) {
 		r = cntrfs_statx_fd(fh_file(in->fh)->fd, &st);
 	} else {
 		fd = inode_get_fd(&fs->inodes, i);
@@ -123,7 +125,8 @@ void op_setattr(struct fuse_req *req, const void *arg, size_t len)
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	if (in->valid & FATTR_FH)
+	/* Only regular files come with a handle; fh 0 is a directory opened without OPENDIR. */
+	if ((in->valid & FATTR_FH) && in->fh && i->type == S_IFREG)
 		file_fd = fh_file(in->fh)->fd;
 	fd = inode_get_fd(&fs->inodes, i);
 	if (fd < 0) {
@@ -131,6 +134,26 @@ void op_setattr(struct fuse_req *req, const void *arg, size_t len)
 		return;
 	}
 	r = apply_setattr(fs, in, fd, file_fd);
+	if (r == 0 && fs->killpriv && i->type == S_IFREG) {
+		/*
+		 * Under KILLPRIV_V2 the kernel leaves these mode changes to us:
+		 * truncate by a caller without CAP_FSETID; and a SETATTR that
+		 * changes nothing (ctime alone with --writeback), which is either
+		 * the privilege removal before a passthrough write (sent only when
+		 * something must go) or a chown to -1 -1, which clears S_ISUID
+		 * even for root. For a caller with CAP_FSETID the two differ on a
+		 * setuid file that also has file capabilities; the chown's rule
+		 * is taken. A real chown is done by us as root, which clears
+		 * the bits as the VFS does.
+		 */
+		uint32_t rest =
+			in->valid & ~(uint32_t)(FATTR_FH | FATTR_LOCKOWNER | FATTR_KILL_SUIDGID);
+
+		if ((in->valid & FATTR_KILL_SUIDGID) && (in->valid & FATTR_SIZE))
+			r = cntrfs_kill_suidgid(req, fd, false);
+		else if (rest == 0 || (rest == FATTR_CTIME && fs->writeback))
+			r = cntrfs_kill_suidgid(req, fd, creds_caller_capable(req, CAP_FSETID));
+	}
 	if (r == 0)
 		r = cntrfs_statx_fd(fd, &st);
 	inode_put_fd(&fs->inodes, i);

@@ -112,23 +112,20 @@ void op_open(struct fuse_req *req, const void *arg, size_t len)
 	struct cntrfs *fs = req_fs(req);
 	struct inode *i = req_inode(req);
 	struct cntr_fuse_open_out out;
-	int ifd, fd, r;
+	int fd, r;
 
 	if (!in) {
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	ifd = inode_get_fd(&fs->inodes, i);
-	if (ifd < 0) {
-		fuse_reply_err(req, -ifd);
-		return;
-	}
-	fd = cntrfs_reopen(fs, ifd, backing_flags(fs, (int)in->flags));
-	inode_put_fd(&fs->inodes, i);
+	fd = cntrfs_open_inode(fs, i, backing_flags(fs, (int)in->flags));
 	if (fd < 0) {
 		fuse_reply_err(req, -fd);
 		return;
 	}
+	/* O_TRUNC by a caller without CAP_FSETID (KILLPRIV_V2). */
+	if ((in->open_flags & FUSE_OPEN_KILL_SUIDGID) && (in->flags & O_TRUNC))
+		cntrfs_kill_suidgid(req, fd, false);
 	r = new_file(req, i, fd, &out);
 	if (r < 0)
 		fuse_reply_err(req, -r);
@@ -136,16 +133,32 @@ void op_open(struct fuse_req *req, const void *arg, size_t len)
 		fuse_reply_data(req, &out, sizeof(out));
 }
 
-/* Adds the new object behind file fd to the inode table and fills its entry. */
-static int entry_from_fd(struct cntrfs *fs, int fd, struct fuse_entry_out *e, struct inode **ip)
+/*
+ * Adds the new object behind file fd, created as name in directory dfd (NULL:
+ * O_TMPFILE), to the inode table and fills its entry.
+ */
+static int entry_from_fd(struct cntrfs *fs, int fd, int dfd, const char *name,
+			 struct fuse_entry_out *e, struct inode **ip)
 {
-	struct statx st;
+	struct statx st, cur;
 	struct inode *i;
-	int r = cntrfs_statx_fd(fd, &st), pfd;
+	int r = cntrfs_statx_fd(fd, &st), pfd = -1;
 
 	if (r < 0)
 		return r;
-	pfd = cntrfs_reopen(fs, fd, O_PATH);
+	/* By name is cheaper than through /proc; a rename meanwhile is caught here. */
+	if (name) {
+		pfd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (pfd >= 0 &&
+		    (cntrfs_statx_fd(pfd, &cur) < 0 || cur.stx_ino != st.stx_ino ||
+		     cur.stx_dev_major != st.stx_dev_major ||
+		     cur.stx_dev_minor != st.stx_dev_minor || cur.stx_mnt_id != st.stx_mnt_id)) {
+			close(pfd);
+			pfd = -1;
+		}
+	}
+	if (pfd < 0)
+		pfd = cntrfs_reopen(fs, fd, O_PATH);
 	if (pfd < 0)
 		return pfd;
 	i = inode_insert_fd(&fs->inodes, pfd, &st);
@@ -184,12 +197,15 @@ static void create_common(struct fuse_req *req, const struct fuse_create_in *in,
 		r = fd < 0 ? -errno : 0;
 	}
 	creds_become_server(req);
-	inode_put_fd(&fs->inodes, dir);
 	if (r < 0) {
+		inode_put_fd(&fs->inodes, dir);
 		fuse_reply_err(req, -r);
 		return;
 	}
-	r = entry_from_fd(fs, fd, &out.entry, &i);
+	if ((in->open_flags & FUSE_OPEN_KILL_SUIDGID) && (in->flags & O_TRUNC))
+		cntrfs_kill_suidgid(req, fd, false); /* it existed after all */
+	r = entry_from_fd(fs, fd, pfd, tmpfile ? NULL : name, &out.entry, &i);
+	inode_put_fd(&fs->inodes, dir);
 	if (r < 0 || !i) {
 		close(fd);
 		fuse_reply_err(req, r < 0 ? -r : EIO);
@@ -258,6 +274,9 @@ void op_write(struct fuse_req *req, const void *arg, size_t len)
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
+	/* The caller lacks CAP_FSETID; our own write would keep the bits. */
+	if (in->write_flags & FUSE_WRITE_KILL_SUIDGID)
+		cntrfs_kill_suidgid(req, fh_file(in->fh)->fd, false);
 	n = pwrite(fh_file(in->fh)->fd, in + 1, in->size, (off_t)in->offset);
 	if (n < 0) {
 		fuse_reply_err(req, errno);

@@ -83,7 +83,7 @@ void op_ioctl(struct fuse_req *req, const void *arg, size_t len)
 	struct fuse_ioctl_out out;
 	struct iovec iov[3];
 	char buf[256];
-	int fd, r;
+	int fd, own_fd = -1, r, err;
 
 	if (!in || len - sizeof(*in) < in->in_size) {
 		fuse_reply_err(req, EINVAL);
@@ -94,12 +94,24 @@ void op_ioctl(struct fuse_req *req, const void *arg, size_t len)
 		fuse_reply_err(req, ENOTTY);
 		return;
 	}
-	fd = (in->flags & FUSE_IOCTL_DIR) ? fh_dir(in->fh)->fd : fh_file(in->fh)->fd;
+	if (!(in->flags & FUSE_IOCTL_DIR))
+		fd = fh_file(in->fh)->fd;
+	else if (in->fh)
+		fd = fh_dir(in->fh)->fd;
+	else /* a directory opened without OPENDIR */
+		fd = own_fd = cntrfs_open_dir(req_fs(req), req_inode(req));
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
 	memset(buf, 0, sizeof(buf));
 	memcpy(buf, in + 1, in->in_size);
 	r = ioctl(fd, (unsigned long)in->cmd, buf);
+	err = errno;
+	if (own_fd >= 0)
+		close(own_fd);
 	if (r < 0) {
-		fuse_reply_err(req, errno);
+		fuse_reply_err(req, err);
 		return;
 	}
 	memset(&out, 0, sizeof(out));

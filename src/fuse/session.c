@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <stdio.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fuse/reply.h"
@@ -110,7 +112,116 @@ static void handle_init(struct fuse_req *req, const void *arg, size_t len)
 	}
 }
 
+static uint64_t now_nsec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void dispatch(struct fuse_req *req, const void *arg, size_t len);
+
 void fuse_session_dispatch(struct fuse_req *req, const void *arg, size_t len)
+{
+	struct fuse_session *se = req->se;
+	uint32_t op = req->in->opcode;
+	uint64_t start;
+
+	if (!se->want.stats || op >= CNTR_FUSE_OPCODE_MAX) {
+		dispatch(req, arg, len);
+		return;
+	}
+	start = now_nsec();
+	dispatch(req, arg, len);
+	__atomic_fetch_add(&se->op_count[op], 1, __ATOMIC_RELAXED);
+	if (req->ring)
+		__atomic_fetch_add(&se->ring_count, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&se->op_nsec[op], now_nsec() - start, __ATOMIC_RELAXED);
+}
+
+static const char *const op_names[CNTR_FUSE_OPCODE_MAX] = {
+	[FUSE_LOOKUP] = "LOOKUP",
+	[FUSE_FORGET] = "FORGET",
+	[FUSE_GETATTR] = "GETATTR",
+	[FUSE_SETATTR] = "SETATTR",
+	[FUSE_READLINK] = "READLINK",
+	[FUSE_SYMLINK] = "SYMLINK",
+	[FUSE_MKNOD] = "MKNOD",
+	[FUSE_MKDIR] = "MKDIR",
+	[FUSE_UNLINK] = "UNLINK",
+	[FUSE_RMDIR] = "RMDIR",
+	[FUSE_RENAME] = "RENAME",
+	[FUSE_LINK] = "LINK",
+	[FUSE_OPEN] = "OPEN",
+	[FUSE_READ] = "READ",
+	[FUSE_WRITE] = "WRITE",
+	[FUSE_STATFS] = "STATFS",
+	[FUSE_RELEASE] = "RELEASE",
+	[FUSE_FSYNC] = "FSYNC",
+	[FUSE_SETXATTR] = "SETXATTR",
+	[FUSE_GETXATTR] = "GETXATTR",
+	[FUSE_LISTXATTR] = "LISTXATTR",
+	[FUSE_REMOVEXATTR] = "REMOVEXATTR",
+	[FUSE_FLUSH] = "FLUSH",
+	[FUSE_INIT] = "INIT",
+	[FUSE_OPENDIR] = "OPENDIR",
+	[FUSE_READDIR] = "READDIR",
+	[FUSE_RELEASEDIR] = "RELEASEDIR",
+	[FUSE_FSYNCDIR] = "FSYNCDIR",
+	[FUSE_GETLK] = "GETLK",
+	[FUSE_SETLK] = "SETLK",
+	[FUSE_SETLKW] = "SETLKW",
+	[FUSE_ACCESS] = "ACCESS",
+	[FUSE_CREATE] = "CREATE",
+	[FUSE_INTERRUPT] = "INTERRUPT",
+	[FUSE_BMAP] = "BMAP",
+	[FUSE_DESTROY] = "DESTROY",
+	[FUSE_IOCTL] = "IOCTL",
+	[FUSE_POLL] = "POLL",
+	[FUSE_NOTIFY_REPLY] = "NOTIFY_REPLY",
+	[FUSE_BATCH_FORGET] = "BATCH_FORGET",
+	[FUSE_FALLOCATE] = "FALLOCATE",
+	[FUSE_READDIRPLUS] = "READDIRPLUS",
+	[FUSE_RENAME2] = "RENAME2",
+	[FUSE_LSEEK] = "LSEEK",
+	[FUSE_COPY_FILE_RANGE] = "COPY_FILE_RANGE",
+	[FUSE_SETUPMAPPING] = "SETUPMAPPING",
+	[FUSE_REMOVEMAPPING] = "REMOVEMAPPING",
+	[FUSE_SYNCFS] = "SYNCFS",
+	[FUSE_TMPFILE] = "TMPFILE",
+	[FUSE_STATX] = "STATX",
+};
+
+void fuse_session_print_stats(const struct fuse_session *se)
+{
+	uint64_t total = 0, nsec = 0;
+
+	if (!se->want.stats)
+		return;
+	fprintf(stderr, "cntr: FUSE requests by opcode (count, average handling time):\n");
+	for (unsigned op = 0; op < CNTR_FUSE_OPCODE_MAX; op++) {
+		uint64_t n = __atomic_load_n(&se->op_count[op], __ATOMIC_RELAXED);
+		uint64_t t = __atomic_load_n(&se->op_nsec[op], __ATOMIC_RELAXED);
+
+		if (!n)
+			continue;
+		total += n;
+		nsec += t;
+		if (op_names[op])
+			fprintf(stderr, "cntr:   %-15s %10llu %8.1f us\n", op_names[op],
+				(unsigned long long)n, (double)t / (double)n / 1000.0);
+		else
+			fprintf(stderr, "cntr:   opcode %-8u %10llu %8.1f us\n", op,
+				(unsigned long long)n, (double)t / (double)n / 1000.0);
+	}
+	fprintf(stderr, "cntr:   %-15s %10llu %8.1f us\n", "total", (unsigned long long)total,
+		total ? (double)nsec / (double)total / 1000.0 : 0.0);
+	fprintf(stderr, "cntr:   %-15s %10llu\n", "via io_uring",
+		(unsigned long long)__atomic_load_n(&se->ring_count, __ATOMIC_RELAXED));
+}
+
+static void dispatch(struct fuse_req *req, const void *arg, size_t len)
 {
 	struct fuse_session *se = req->se;
 	uint32_t op = req->in->opcode;

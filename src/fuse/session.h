@@ -35,6 +35,7 @@ struct fuse_want {
 	uint16_t max_background;
 	bool passthrough; /* request FUSE_PASSTHROUGH (needs no writeback cache) */
 	bool io_uring; /* serve through io_uring when the kernel offers it */
+	bool stats; /* count requests and their time per opcode (fuse_session_print_stats) */
 };
 
 /* What was agreed in INIT; valid once the first request after INIT arrives. */
@@ -68,6 +69,9 @@ struct fuse_session {
 	struct fuse_ring *ring; /* NULL unless requests also come through io_uring */
 	int done_fd; /* eventfd: readable once the connection has ended */
 	volatile sig_atomic_t stopping;
+	/* With want.stats: requests and nanoseconds spent handling them, per opcode. */
+	uint64_t op_count[CNTR_FUSE_OPCODE_MAX], op_nsec[CNTR_FUSE_OPCODE_MAX];
+	uint64_t ring_count; /* how many of them came through io_uring */
 };
 
 /* Takes ownership of fd (an O_CLOEXEC /dev/fuse fd the kernel mounted). */
@@ -88,6 +92,9 @@ void fuse_session_join(struct fuse_session *se);
 
 /* Runs the handler for one request read from either transport. */
 void fuse_session_dispatch(struct fuse_req *req, const void *arg, size_t len);
+
+/* Writes the request counters (want.stats) to stderr, one line per opcode used. */
+void fuse_session_print_stats(const struct fuse_session *se);
 
 /* The fd passed to fuse_session_init, for ioctls outside a request. */
 static inline int fuse_session_fd(const struct fuse_session *se)

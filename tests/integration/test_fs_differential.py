@@ -767,8 +767,9 @@ def test_readdir_while_entries_are_being_deleted(env, ahead):
     differential(env, scn, setup=setup, timeout=60)
 
 
-@pytest.mark.parametrize("opts", [["--no-readdirplus"], ["--no-parallel-dirops"], ["--no-readdirplus", "--threads", "1"]],
-                         ids=["no-readdirplus", "no-parallel-dirops", "no-readdirplus-1-thread"])
+@pytest.mark.parametrize("opts", [["--no-readdirplus"], ["--no-parallel-dirops"], ["--no-readdirplus", "--threads", "1"],
+                                  ["--no-opendir"]],
+                         ids=["no-readdirplus", "no-parallel-dirops", "no-readdirplus-1-thread", "no-opendir"])
 def test_readdir_and_deletion_with_directory_options(mount_factory, opts):
     e = mount_factory(opts)
 
@@ -1343,7 +1344,11 @@ def test_nonroot_write_and_truncate_clear_suid_and_sgid(env):
     differential(env, [(U1, u1), (None, root)], setup=setup)
 
 
-@pytest.mark.xfail(strict=True, reason="known gap (issue 2): truncate by a non-member does not drop a setgid bit without group-exec (needs FUSE_HANDLE_KILLPRIV_V2)")
+def test_nonroot_write_and_truncate_clear_suid_and_sgid_without_killpriv(mount_factory):
+    # --no-killpriv: the kernel clears the bits itself (the way before KILLPRIV_V2).
+    test_nonroot_write_and_truncate_clear_suid_and_sgid(mount_factory(["--no-killpriv"]))
+
+
 def test_nonroot_write_clears_sgid_without_group_exec_for_non_members(env):
     # Since Linux 6.0 a write by someone outside the file's group (without
     # CAP_FSETID) drops S_ISGID even when group-exec is off.
@@ -1361,6 +1366,75 @@ def test_nonroot_write_clears_sgid_without_group_exec_for_non_members(env):
         r.stat("pub/sgid_noexec2")
 
     differential(env, [(U1, u1)], setup=setup)
+
+
+def test_setuid_bits_set_while_open_for_writing_are_cleared_by_the_next_write(env):
+    # The file was clean when opened (so its writes may bypass the server), and
+    # then became setuid/setgid: the next write by a non-root owner clears them.
+    def setup(root):
+        _mkdir(root, "pub", 0o777)
+        _mkfile(root, "pub/mine", 0o755, 1001, 1001)
+        _mkfile(root, "pub/mine2", 0o755, 1001, 1001)
+
+    def u1(r):
+        fd = r.open("pub/mine", O_WRONLY)
+        r.write(fd, b"a")
+        r.fchmod(fd, 0o6755)
+        r.stat("pub/mine")
+        r.write(fd, b"b")
+        r.close(fd)
+        r.stat("pub/mine")
+        fd = r.open("pub/mine2", O_RDWR)
+        r.pwrite(fd, b"c", 0)
+        r.chmod("pub/mine2", 0o4711)
+        r.ftruncate(fd, 1)
+        r.close(fd)
+        r.stat("pub/mine2")
+
+    differential(env, [(U1, u1)], setup=setup)
+
+
+def test_otrunc_open_by_nonroot_clears_suid_and_sgid(env):
+    def setup(root):
+        _mkdir(root, "pub", 0o777)
+        _mkfile(root, "pub/root_suid", 0o6777)
+        _mkfile(root, "pub/sgid_noexec", 0o2666)
+        _mkfile(root, "pub/sgid_member", 0o2666, 0, 2000)
+
+    def u1(r):  # member of 2000, not of 0
+        for name in ("pub/root_suid", "pub/sgid_noexec", "pub/sgid_member"):
+            fd = r.open(name, O_WRONLY | os.O_TRUNC)
+            r.close(fd)
+            r.stat(name)
+
+    differential(env, [(U1, u1)], setup=setup)
+
+
+def test_chown_to_minus_one_clears_suid(env):
+    # chown(f, -1, -1) changes no owner but still clears setuid (and setgid
+    # with group-exec, or for a caller outside the group), even for root.
+    def setup(root):
+        _mkdir(root, "pub", 0o777)
+        for n in ("a", "b", "c"):
+            _mkfile(root, "pub/" + n, 0o6755)
+            _mkfile(root, "pub/" + n + "2", 0o2745)
+            _mkfile(root, "pub/" + n + "3", 0o2744)
+        for n in ("u", "u2", "u3"):
+            _mkfile(root, "pub/" + n, 0o6755, 1001, 1002)
+        os.chmod(os.path.join(root, "pub/u2"), 0o2745)
+        os.chmod(os.path.join(root, "pub/u3"), 0o2744)
+
+    def scn(r):
+        for n in ("a", "a2", "a3"):
+            r.chown("pub/" + n, -1, -1)
+            r.stat("pub/" + n)
+
+    def u1(r):  # owner of u*, not in their group 1002
+        for n in ("u", "u2", "u3"):
+            r.chown("pub/" + n, -1, -1)
+            r.stat("pub/" + n)
+
+    differential(env, [(None, scn), (U1, u1)], setup=setup)
 
 
 def test_chown_clears_suid_and_sgid_even_for_root(env):

@@ -578,6 +578,28 @@ def test_backing_changes_become_visible_after_the_timeouts(mount_factory):
     assert read_file(e.m("existing")) == b"abcdefg"
 
 
+def test_backing_directory_changes_reach_cached_listings_after_the_timeouts(mount_factory):
+    # --no-opendir: listings are cached by the kernel and checked against the
+    # directory's mtime once its attributes expire; a change right after a
+    # listing, within the same timestamp tick, must show up all the same.
+    e = mount_factory(["--no-opendir", "--attr-timeout", "1", "--entry-timeout", "1", "--negative-timeout", "1"])
+    os.mkdir(e.s("d"))
+    names = set()
+    for k in range(4):
+        assert set(os.listdir(e.m("d"))) == names
+        if k % 2 == 0:
+            write_file(e.s("d/f%d" % k))
+            names.add("f%d" % k)
+        else:
+            name = sorted(names)[0]
+            os.unlink(e.s("d/" + name))
+            names.discard(name)
+        deadline = time.monotonic() + 4
+        while set(os.listdir(e.m("d"))) != names and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert set(os.listdir(e.m("d"))) == names, "listing still stale 4 s after a change (timeouts 1 s)"
+
+
 def test_inode_numbers_match_backing_and_survive_forget(env):
     write_file(env.s("f"))
     os.mkdir(env.s("d"))

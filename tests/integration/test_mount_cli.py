@@ -53,7 +53,8 @@ def test_mount_help_lists_the_documented_options():
     out = r.stdout.decode()
     for opt in ("--foreground", "-o", "--threads", "--uid-map", "--gid-map", "--attr-timeout",
                 "--entry-timeout", "--negative-timeout", "--no-passthrough", "--writeback",
-                "--no-keep-cache", "--no-readdirplus", "--no-parallel-dirops", "--verbose"):
+                "--no-keep-cache", "--no-readdirplus", "--no-parallel-dirops", "--no-opendir",
+                "--no-killpriv", "--stats", "--verbose"):
         assert opt in out, opt
 
 
