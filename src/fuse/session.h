@@ -35,6 +35,7 @@ struct fuse_want {
 	uint16_t max_background;
 	bool passthrough; /* request FUSE_PASSTHROUGH (needs no writeback cache) */
 	bool io_uring; /* serve through io_uring when the kernel offers it */
+	bool ring_idle; /* io_uring threads run SCHED_IDLE (ring.c says why) */
 	bool stats; /* count requests and their time per opcode (fuse_session_print_stats) */
 };
 

@@ -34,12 +34,13 @@ def settled_stderr(e, line):
 
 
 def switches(pid, tids):
-    """Times these threads went to sleep: each request they serve is one more."""
+    """Times these threads gave up the CPU: each request they serve is one more (they sleep
+    until it comes, or, as SCHED_IDLE, the woken caller preempts them)."""
     total = 0
     for tid in tids:
         with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
             for line in f:
-                if line.startswith("voluntary_ctxt_switches:"):
+                if line.startswith(("voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:")):
                     total += int(line.split()[1])
     return total
 
@@ -91,3 +92,18 @@ def test_switched_off(mount_factory, uring_param):
     assert not ring_threads(e.server.proc.pid)
     os.mkdir(e.m("d"))
     assert os.path.isdir(e.s("d"))
+
+
+@pytest.mark.parametrize("args,policy", [([], "SCHED_IDLE"), (["--no-ring-idle"], "SCHED_OTHER")],
+                         ids=["default", "no-ring-idle"])
+def test_ring_thread_policy(mount_factory, uring_param, args, policy):
+    """SCHED_IDLE ring threads let the woken caller stay on its CPU (src/fuse/ring.c)."""
+    uring_param(True)
+    e = mount_factory(["-v"] + args)
+    settled_stderr(e, "FUSE over io_uring: ")
+    tids = ring_threads(e.server.proc.pid)
+    assert tids
+    assert {os.sched_getscheduler(int(t)) for t in tids} == {getattr(os, policy)}
+    # The /dev/fuse workers (INIT, FORGET, INTERRUPT) keep the normal policy.
+    others = [int(t) for t in os.listdir("/proc/%d/task" % e.server.proc.pid) if t not in tids]
+    assert {os.sched_getscheduler(t) for t in others} == {os.SCHED_OTHER}
