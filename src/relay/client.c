@@ -65,34 +65,42 @@ static char *build_query(const char *target, bool apply_lsm, bool copy_seccomp, 
 	return buf;
 }
 
-/* Sends the request with our stdio (a closed one goes as /dev/null). Returns the conversation. */
+/*
+ * A closed stdin, stdout or stderr becomes /dev/null before anything else is
+ * opened: otherwise our own sockets would take its number and be handed over.
+ */
+static int fill_stdio(void)
+{
+	for (int k = 0; k < 3; k++) {
+		int fd;
+
+		if (fcntl(k, F_GETFD) >= 0)
+			continue;
+		fd = open("/dev/null", O_RDWR);
+		if (fd != k) {
+			if (fd >= 0)
+				close(fd);
+			return -EBADF;
+		}
+	}
+	return 0;
+}
+
+/* Sends the request with our stdio. Returns the conversation. */
 static int send_request(int sock, const char *query, size_t len)
 {
-	int conv[2], fds[4], null_fd = -1, r;
+	int conv[2], r = 0;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, conv) < 0)
 		return -errno;
-	fds[0] = conv[1];
-	for (int k = 0; k < 3; k++) {
-		if (fcntl(k, F_GETFD) >= 0) {
-			fds[k + 1] = k;
-			continue;
-		}
-		if (null_fd < 0)
-			null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-		fds[k + 1] = null_fd;
-	}
-	r = 0;
-	for (int k = 1; k < 4; k++)
-		if (fds[k] < 0)
-			r = -EBADF;
-	if (r == 0 && send(conv[0], query, len, MSG_NOSIGNAL) < 0)
+	if (send(conv[0], query, len, MSG_NOSIGNAL) < 0)
 		r = -errno;
-	if (r == 0)
+	if (r == 0) {
+		int fds[4] = { conv[1], STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO };
+
 		r = fdpass_send_n(sock, RELAY_MSG_REQUEST, fds, 4);
+	}
 	close(conv[1]);
-	if (null_fd >= 0)
-		close(null_fd);
 	if (r < 0) {
 		close(conv[0]);
 		return r;
@@ -157,10 +165,15 @@ static int await_exit(int conv)
 
 int relay_client_run(const char *target, bool apply_lsm, bool copy_seccomp, char **argv)
 {
-	int sock = session_socket(), conv, code;
+	int sock, conv, code;
 	size_t len;
 	char *query;
 
+	if (fill_stdio() < 0) {
+		log_error("exec: cannot open /dev/null for a closed stdin, stdout or stderr");
+		return LAUNCH_EXIT_FAILURE;
+	}
+	sock = session_socket();
 	if (sock < 0) {
 		log_error("exec: %s=%s is not this session's relay socket any more (closed or "
 			  "reused by a script?)",

@@ -343,6 +343,12 @@ def test_exec_relay_stdio_byte_exact(plain, app_target):
     assert (p.returncode, p.stdout, p.stderr) == (0, b"out\nrc=3\n", b"err\n"), p
 
 
+def test_exec_relay_closed_stdin_is_dev_null(plain, app_target):
+    """A closed stdin reaches the command as /dev/null, never as one of cntr's own sockets."""
+    p = relay_sh(app_target, "$CNTR exec -- /bin/sh -c 'readlink /proc/self/fd/0; cat' <&-; echo rc=$?")
+    assert ok(p) == "/dev/null\nrc=0\n"
+
+
 def test_exec_relay_passes_signals_on(plain, app_target):
     inner = "trap \"echo got-term; exit 3\" TERM; echo ready; sleep 1000 & wait"
     script = ("$CNTR exec -- /bin/sh -c '%s' > $HOME/out & c=$!; "
