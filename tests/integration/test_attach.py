@@ -184,6 +184,13 @@ def describe(pid):
         return "%d (gone)" % pid
 
 
+def assert_gone(pids, why, timeout=5):
+    """Every process in pids ends (or is a zombie) within timeout seconds."""
+    H.wait_until(lambda: all(proc_state(p) in (None, "Z") for p in pids), timeout)
+    stuck = [p for p in pids if proc_state(p) not in (None, "Z")]
+    assert not stuck, "still there %ss after %s: %s" % (timeout, why, "; ".join(describe(p) for p in stuck))
+
+
 def proc_state(pid):
     try:
         st = read("/proc/%d/stat" % pid)
@@ -1250,9 +1257,7 @@ def test_container_death_ends_session(base_dir, be):
             c.stop()
             rc, out, err = s.wait(timeout=15)
             assert rc == 128 + signal.SIGKILL, (rc, out, err)
-            H.wait_until(lambda: all(proc_state(p) in (None, "Z") for p in members + cntr_procs), 5)
-            stuck = [p for p in members + cntr_procs if proc_state(p) not in (None, "Z")]
-            assert not stuck, [describe(p) for p in stuck]
+            assert_gone(members + cntr_procs, "the container died")
         finally:
             s.kill()
     finally:
@@ -1266,9 +1271,7 @@ def test_sigkill_of_cntr_ends_session(plain, be):
         assert s.proc.pid in session and len(session) >= 4, [describe(p) for p in session]
         os.kill(s.proc.pid, signal.SIGKILL)
         s.proc.wait(timeout=10)
-        gone = H.wait_until(lambda: all(proc_state(p) in (None, "Z") for p in session if p != s.proc.pid), 5)
-        assert gone, "still there 5s after cntr was killed: %s" % "; ".join(
-            describe(p) for p in session if proc_state(p) not in (None, "Z"))
+        assert_gone([p for p in session if p != s.proc.pid], "cntr was killed")
     finally:
         s.kill()
     assert plain.alive()
@@ -1295,9 +1298,7 @@ def test_sigkill_of_cntr_during_cntrfs_traffic(plain, workdir):
         session = token_procs() + [pid]
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
-        gone = H.wait_until(lambda: all(proc_state(p) in (None, "Z") for p in session if p != proc.pid), 5)
-        assert gone, "still there 5s after cntr was killed: %s" % "; ".join(
-            describe(p) for p in session if proc_state(p) not in (None, "Z"))
+        assert_gone([p for p in session if p != proc.pid], "cntr was killed")
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -18,7 +18,7 @@ import pytest
 import cntr_helpers as H
 from test_attach import (  # noqa: F401  (fixtures are used by name)
     check_stdin_eof_ends_cat,
-    CNTR, MARKER, NS_SHARED, NS_SCRIPT, USERNS_BASE, Live, app_target, assert_no_fuse_or_ptmx_fds,
+    CNTR, MARKER, NS_SHARED, assert_gone, NS_SCRIPT, USERNS_BASE, Live, app_target, assert_no_fuse_or_ptmx_fds,
     bad_input_cases, bare, wait_for_cmdline, check_bad_input, caps_of, cntr, cntr_argv, cntr_env, describe, environ_of,
     expected_caps, hexcaps, no_leftovers, ok, pidns_members, plain, proc_state,
     proc_status, read, ro_ctr, rootcaps_target, run, session_status, start_ctr, token_procs,
@@ -364,8 +364,7 @@ def test_exec_relay_client_killed_ends_the_command(plain, app_target):
     with Live("attach", app_target, before="%s & " % " ".join(client)) as s:
         relayed = wait_for_cmdline(["/bin/sleep", secs])
         os.kill(wait_for_cmdline(client), signal.SIGKILL)
-        gone = H.wait_until(lambda: proc_state(relayed) in (None, "Z"), 10)
-        assert gone, describe(relayed)
+        assert_gone([relayed], "its client was killed", timeout=10)
         assert s.finish()[0] == 0
 
 
@@ -377,9 +376,7 @@ def test_sigkill_of_cntr_attach_ends_relayed_exec(plain, app_target):
         assert any("__exec-relay" in describe(p) for p in session), [describe(p) for p in session]
         os.kill(s.proc.pid, signal.SIGKILL)
         s.proc.wait(timeout=10)
-        gone = H.wait_until(lambda: all(proc_state(p) in (None, "Z") for p in session if p != s.proc.pid), 5)
-        assert gone, "still there 5s after cntr was killed: %s" % "; ".join(
-            describe(p) for p in session if proc_state(p) not in (None, "Z"))
+        assert_gone([p for p in session if p != s.proc.pid], "cntr was killed")
 
 
 def test_exec_relay_fd_reused_by_a_script(plain, app_target):
@@ -412,9 +409,7 @@ def test_container_death_ends_exec(base_dir):
             c.stop()
             rc, out, err = s.wait(timeout=15)
             assert rc == 128 + signal.SIGKILL, (rc, out, err)
-            H.wait_until(lambda: all(proc_state(p) in (None, "Z") for p in members + cntr_procs), 5)
-            stuck = [p for p in members + cntr_procs if proc_state(p) not in (None, "Z")]
-            assert not stuck, [describe(p) for p in stuck]
+            assert_gone(members + cntr_procs, "the container died")
         finally:
             s.kill()
     finally:
@@ -427,9 +422,7 @@ def test_sigkill_of_cntr_ends_exec(plain):
         session = token_procs() + [s.shell, s.sleep]
         os.kill(s.proc.pid, signal.SIGKILL)
         s.proc.wait(timeout=10)
-        gone = H.wait_until(lambda: all(proc_state(p) in (None, "Z") for p in session if p != s.proc.pid), 5)
-        assert gone, "still there 5s after cntr was killed: %s" % "; ".join(
-            describe(p) for p in session if proc_state(p) not in (None, "Z"))
+        assert_gone([p for p in session if p != s.proc.pid], "cntr was killed")
     finally:
         s.kill()
     assert plain.alive() and read("/proc/%d/mountinfo" % plain.pid) == plain.mountinfo
