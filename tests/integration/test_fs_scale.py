@@ -398,14 +398,14 @@ def test_fio_random_writes_verify(mount_factory, cfg, direct):
     e = mount_factory(CONFIGS[cfg])
     r = H.run_cmd(["fio", "--name=verify", "--directory=" + e.mnt, "--size=32M", "--numjobs=2",
                    "--rw=randwrite", "--bsrange=512-64k", "--ioengine=psync", "--verify=crc32c",
-                   "--direct=%d" % direct, "--do_verify=1", "--verify_fatal=1", "--group_reporting",
+                   "--verify_state_save=0", "--direct=%d" % direct, "--do_verify=1", "--verify_fatal=1", "--group_reporting",
                    "--minimal"], timeout=120)
     assert r.returncode == 0, (r.stdout + r.stderr).decode(errors="replace")[-3000:]
     # the data also verifies when read back from the backing files
     H.drop_caches()
     r = H.run_cmd(["fio", "--name=verify", "--directory=" + e.src, "--size=32M", "--numjobs=2",
                    "--rw=randwrite", "--bsrange=512-64k", "--ioengine=psync", "--verify=crc32c",
-                   "--verify_only", "--verify_fatal=1", "--group_reporting", "--minimal"], timeout=120)
+                   "--verify_state_save=0", "--verify_only", "--verify_fatal=1", "--group_reporting", "--minimal"], timeout=120)
     assert r.returncode == 0, (r.stdout + r.stderr).decode(errors="replace")[-3000:]
 
 
