@@ -141,10 +141,11 @@ static void pin_to_cpu(unsigned cpu)
 }
 
 /*
- * SCHED_IDLE: when a reply wakes the caller, the kernel places it on an idle
- * CPU; a CPU running only SCHED_IDLE tasks counts as idle, so the caller stays
- * on this one (its cache, no wake-up of another CPU: 20-60 µs on a VM) and
- * preempts us at once. Any normal task that wants this CPU also gets it first.
+ * SCHED_IDLE (--ring-idle): when a reply wakes the caller, the kernel places it
+ * on an idle CPU; a CPU running only SCHED_IDLE tasks counts as idle, so the
+ * caller stays on this one (no wake-up of another CPU: 20-60 µs on a VM) and
+ * preempts us at once. Not the default: with every CPU busy in our scheduling
+ * group we get almost no CPU time, and a create then waits up to seconds.
  */
 static void set_idle_policy(void)
 {
