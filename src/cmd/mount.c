@@ -56,8 +56,8 @@ static void usage(FILE *out)
 	      "      --no-killpriv         let the kernel clear setuid bits (asks for\n"
 	      "                            security.capability before writes)\n"
 	      "      --no-io-uring         /dev/fuse only, even if the kernel offers io_uring\n"
-	      "      --ring-idle           io_uring threads as SCHED_IDLE: faster on an idle\n"
-	      "                            machine, starved on a busy one\n"
+	      "      --no-ring-idle        io_uring threads always at normal priority (default:\n"
+	      "                            SCHED_IDLE while no request waits for CPU time)\n"
 	      "      --stats               count requests per opcode, print them at unmount\n"
 	      "  -v, --verbose             report negotiated settings\n"
 	      "  -h, --help                this text\n",
@@ -230,7 +230,7 @@ static int parse_args(struct mount_args *a, int argc, char **argv, int helper_mo
 						  { "no-posix-acl", no_argument, NULL, 1 },
 						  { "no-killpriv", no_argument, NULL, 1 },
 						  { "no-io-uring", no_argument, NULL, 1 },
-						  { "ring-idle", no_argument, NULL, 1 },
+						  { "no-ring-idle", no_argument, NULL, 1 },
 						  { "stats", no_argument, NULL, 1 },
 						  { 0 } };
 	/* mount(8) passes -n (no mtab), -s (sloppy), -v; we accept them as helper. */

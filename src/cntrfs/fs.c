@@ -28,6 +28,7 @@ void cntrfs_config_defaults(struct cntrfs_config *c)
 	c->killpriv = true;
 	c->opendir = true;
 	c->io_uring = true;
+	c->ring_idle = true;
 }
 
 static void split_time(double t, unsigned long *sec, unsigned *nsec)

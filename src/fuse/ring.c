@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "fuse/reply.h"
+#include "fuse/ring_guard.h"
 #include "util/file.h"
 #include "util/log.h"
 #include "util/uring.h"
@@ -33,6 +34,8 @@ struct ring_thread {
 	char *buf; /* HEADROOM, then the payload */
 	struct iovec iov[2];
 	uint64_t commit_id;
+	pid_t tid; /* for the guard */
+	uint64_t served; /* requests answered, for the guard */
 };
 
 struct fuse_ring {
@@ -40,6 +43,8 @@ struct fuse_ring {
 	int stop_fd;
 	size_t payload_size;
 	struct ring_thread *threads;
+	struct guard_target *targets;
+	struct ring_guard *guard; /* only with SCHED_IDLE threads */
 };
 
 /* The kernel has one queue per possible CPU (nr_cpu_ids). */
@@ -141,18 +146,18 @@ static void pin_to_cpu(unsigned cpu)
 }
 
 /*
- * SCHED_IDLE (--ring-idle): when a reply wakes the caller, the kernel places it
- * on an idle CPU; a CPU running only SCHED_IDLE tasks counts as idle, so the
- * caller stays on this one (no wake-up of another CPU: 20-60 µs on a VM) and
- * preempts us at once. Not the default: with every CPU busy in our scheduling
- * group we get almost no CPU time, and a create then waits up to seconds.
+ * SCHED_IDLE: when a reply wakes the caller, the kernel places it on an idle
+ * CPU; a CPU running only SCHED_IDLE tasks counts as idle, so the caller stays
+ * on this one (no wake-up of another CPU: 20-60 µs on a VM) and preempts us at
+ * once. The price is starvation when normal tasks keep every CPU busy, which
+ * the guard (ring_guard.h) notices and ends by switching to normal priority.
  */
-static void set_idle_policy(void)
+static void set_policy(int policy)
 {
 	struct sched_param sp = { 0 };
 
-	if (sched_setscheduler(0, SCHED_IDLE, &sp) < 0)
-		log_warn("FUSE ring: cannot run as SCHED_IDLE: %s", strerror(errno));
+	if (sched_setscheduler(0, policy, &sp) < 0)
+		log_warn("FUSE ring: cannot change the thread priority: %s", strerror(errno));
 }
 
 static void *ring_main(void *arg)
@@ -163,8 +168,9 @@ static void *ring_main(void *arg)
 	bool done = false;
 
 	pin_to_cpu(t->qid);
-	if (se->want.ring_idle)
-		set_idle_policy();
+	__atomic_store_n(&t->tid, gettid(), __ATOMIC_RELEASE);
+	if (t->ring->guard)
+		set_policy(ring_guard_policy(t->ring->guard));
 	wdata = se->ops->thread_start ? se->ops->thread_start(se->fs) : NULL;
 	/* Registered from this thread: completions are delivered to the task that submitted. */
 	if (queue_cmd(t, FUSE_IO_URING_CMD_REGISTER) < 0 || queue_stop_poll(t) < 0)
@@ -191,6 +197,7 @@ static void *ring_main(void *arg)
 				done = true;
 			} else {
 				serve(t, wdata);
+				__atomic_store_n(&t->served, t->served + 1, __ATOMIC_RELAXED);
 				done = queue_cmd(t, FUSE_IO_URING_CMD_COMMIT_AND_FETCH) < 0;
 			}
 		}
@@ -211,6 +218,7 @@ static void free_ring(struct fuse_ring *ring)
 		free(t->buf);
 	}
 	free(ring->threads);
+	free(ring->targets);
 	if (ring->stop_fd >= 0)
 		close(ring->stop_fd);
 	free(ring);
@@ -232,9 +240,26 @@ static int setup_thread(struct fuse_session *se, struct fuse_ring *ring, struct 
 	memset(t->hdr, 0, sizeof(*t->hdr));
 	t->iov[0] = (struct iovec){ t->hdr, sizeof(*t->hdr) };
 	t->iov[1] = (struct iovec){ t->buf + HEADROOM, ring->payload_size };
-	/* One entry in flight plus the stop poll; CQ room for both. */
-	r = uring_init(&t->uring, 4);
+	/* One entry in flight plus the stop poll; CQ room for both. The guard reads the
+	 * task-run flag; COOP_TASKRUN only spares a running thread an interrupt. */
+	r = uring_init(&t->uring, 4,
+		       se->want.ring_idle ? IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG
+					  : 0);
 	return r;
+}
+
+/* Without a guard the threads stay at normal priority: SCHED_IDLE alone can starve. */
+static void start_guard(struct fuse_ring *ring)
+{
+	ring->targets = calloc(ring->nthreads, sizeof(*ring->targets));
+	if (!ring->targets)
+		return;
+	for (unsigned i = 0; i < ring->nthreads; i++) {
+		struct ring_thread *t = &ring->threads[i];
+
+		ring->targets[i] = (struct guard_target){ t->uring.sq_flags, &t->served, &t->tid };
+	}
+	ring->guard = ring_guard_start(ring->targets, ring->nthreads);
 }
 
 int fuse_ring_start(struct fuse_session *se)
@@ -259,6 +284,8 @@ int fuse_ring_start(struct fuse_session *se)
 		return r;
 	}
 	se->ring = ring;
+	if (se->want.ring_idle)
+		start_guard(ring);
 	for (unsigned i = 0; i < ring->nthreads; i++) {
 		struct ring_thread *t = &ring->threads[i];
 
@@ -281,6 +308,7 @@ void fuse_ring_stop(struct fuse_session *se)
 
 	if (!ring)
 		return;
+	ring_guard_stop(ring->guard);
 	if (write(ring->stop_fd, &one, sizeof(one)) < 0)
 		log_errno(errno, "waking the FUSE ring threads");
 	for (unsigned i = 0; i < ring->nthreads; i++)

@@ -30,14 +30,14 @@ static void *at(void *base, unsigned off)
 	return (char *)base + off;
 }
 
-int uring_init(struct uring *r, unsigned entries)
+int uring_init(struct uring *r, unsigned entries, unsigned setup_flags)
 {
 	struct io_uring_params p;
 	int err;
 
 	memset(r, 0, sizeof(*r));
 	memset(&p, 0, sizeof(p));
-	p.flags = IORING_SETUP_SQE128 | IORING_SETUP_CQSIZE;
+	p.flags = IORING_SETUP_SQE128 | IORING_SETUP_CQSIZE | setup_flags;
 	p.cq_entries = entries * 2;
 	r->fd = sys_setup(entries, &p);
 	if (r->fd < 0)
@@ -63,6 +63,7 @@ int uring_init(struct uring *r, unsigned entries)
 	r->sq_tail = at(r->sq_map, p.sq_off.tail);
 	r->sq_mask = at(r->sq_map, p.sq_off.ring_mask);
 	r->sq_array = at(r->sq_map, p.sq_off.array);
+	r->sq_flags = at(r->sq_map, p.sq_off.flags);
 	r->cq_head = at(r->cq_map, p.cq_off.head);
 	r->cq_tail = at(r->cq_map, p.cq_off.tail);
 	r->cq_mask = at(r->cq_map, p.cq_off.ring_mask);

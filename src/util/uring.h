@@ -13,6 +13,7 @@ struct uring {
 	int fd;
 	unsigned *sq_head, *sq_tail, *sq_mask, *sq_array;
 	unsigned *cq_head, *cq_tail, *cq_mask;
+	unsigned *sq_flags; /* IORING_SQ_TASKRUN: the kernel has work queued for our thread */
 	struct io_uring_sqe *sqes; /* 128 bytes each: index them with uring_sqe() */
 	struct io_uring_cqe *cqes;
 	void *sq_map, *cq_map;
@@ -20,8 +21,11 @@ struct uring {
 	unsigned entries, unsubmitted;
 };
 
-/* Sets up a ring of SQE128 entries. Returns 0 or -errno (ring unusable). */
-int uring_init(struct uring *r, unsigned entries);
+/*
+ * Sets up a ring of SQE128 entries, with extra IORING_SETUP_* flags. Returns 0
+ * or -errno (ring unusable).
+ */
+int uring_init(struct uring *r, unsigned entries, unsigned setup_flags);
 void uring_exit(struct uring *r);
 
 /* A zeroed submission entry, or NULL if the queue is full. */

@@ -94,17 +94,17 @@ def test_switched_off(mount_factory, uring_param):
     assert os.path.isdir(e.s("d"))
 
 
-@pytest.mark.parametrize("args,policy", [([], "SCHED_OTHER"), (["--ring-idle"], "SCHED_IDLE")],
-                         ids=["default", "ring-idle"])
+@pytest.mark.parametrize("args,policy", [([], "SCHED_IDLE"), (["--no-ring-idle"], "SCHED_OTHER")],
+                         ids=["default", "no-ring-idle"])
 def test_ring_thread_policy(mount_factory, uring_param, args, policy):
-    """Normal priority by default; SCHED_IDLE only when asked (src/fuse/ring.c says why)."""
+    """SCHED_IDLE ring threads let the woken caller stay on its CPU (src/fuse/ring.c)."""
     uring_param(True)
     e = mount_factory(["-v"] + args)
     settled_stderr(e, "FUSE over io_uring: ")
     tids = ring_threads(e.server.proc.pid)
     assert tids
     assert {os.sched_getscheduler(int(t)) for t in tids} == {getattr(os, policy)}
-    # The /dev/fuse workers (INIT, FORGET, INTERRUPT) keep the normal policy.
+    # The /dev/fuse workers (INIT, FORGET, INTERRUPT) and the guard keep the normal policy.
     others = [int(t) for t in os.listdir("/proc/%d/task" % e.server.proc.pid) if t not in tids]
     assert {os.sched_getscheduler(t) for t in others} == {os.SCHED_OTHER}
 
@@ -113,8 +113,9 @@ def test_ring_thread_policy(mount_factory, uring_param, args, policy):
 def test_requests_served_while_every_cpu_is_busy(mount_factory, uring_param, workdir):
     """A loaded host is when people debug: the server must not wait for idle CPU time.
     The busy loops run in the server's own session (hence its scheduling group; in another
-    one, autogroup or a cgroup would shield the server). SCHED_IDLE ring threads starved
-    there: about 20 create+unlink pairs a second, single ones taking over a second."""
+    one, autogroup or a cgroup would shield the server). Plain SCHED_IDLE ring threads
+    starved there: about 20 create+unlink pairs a second, single ones taking over a second.
+    The guard moves them to normal priority, and back once the CPUs are free again."""
     import signal
     import time
     uring_param(True)
@@ -124,6 +125,7 @@ def test_requests_served_while_every_cpu_is_busy(mount_factory, uring_param, wor
     try:
         e = mount_factory(["-v"], prefix=["sh", "-c", spawn, "hogs"])
         settled_stderr(e, "FUSE over io_uring: ")
+        tids = ring_threads(e.server.proc.pid)
         deadline = time.monotonic() + 30
         done = 0
         while done < 1000 and time.monotonic() < deadline:
@@ -132,8 +134,14 @@ def test_requests_served_while_every_cpu_is_busy(mount_factory, uring_param, wor
                 f.write("x")
             os.unlink(p)
             done += 1
+        boosted = {os.sched_getscheduler(int(t)) for t in tids}
     finally:
         with open(pids) as f:
             for pid in f.read().split():
                 os.kill(int(pid), signal.SIGKILL)
     assert done == 1000, "only %d create+unlink pairs in 30 s with every CPU busy" % done
+    assert boosted == {os.SCHED_OTHER}, boosted
+    assert "every CPU is busy" in e.server.stderr()
+    # Idle again: after the guard's 10 s without a starved request, back to SCHED_IDLE.
+    os.stat(e.m("."))
+    assert H.wait_until(lambda: {os.sched_getscheduler(int(t)) for t in tids} == {os.SCHED_IDLE}, 20)

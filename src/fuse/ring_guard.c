@@ -1,0 +1,152 @@
+#include "fuse/ring_guard.h"
+
+#include <errno.h>
+#include <linux/io_uring.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/log.h"
+
+/* A request stuck for two ticks in a row counts as starved: 20-40 ms while requests
+ * flow, up to 200 ms for the first one after a quiet second (fewer wake-ups when idle). */
+#define TICK_MS 20
+#define QUIET_TICK_MS 100
+#define QUIET_NS 1000000000LL
+/* Normal priority for this long after the last starved request. */
+#define BOOST_NS (10 * 1000000000LL)
+
+struct ring_guard {
+	const struct guard_target *targets;
+	unsigned n;
+	bool *was_pending;
+	uint64_t *last_served;
+	int stop_fd;
+	pthread_t thread;
+	int policy; /* what the threads run as now */
+	int64_t boost_until, last_activity;
+	bool told;
+};
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void set_all(struct ring_guard *g, int policy)
+{
+	struct sched_param sp = { 0 };
+
+	__atomic_store_n(&g->policy, policy, __ATOMIC_RELAXED);
+	for (unsigned i = 0; i < g->n; i++) {
+		pid_t tid = __atomic_load_n(g->targets[i].tid, __ATOMIC_ACQUIRE);
+
+		if (tid > 0 && sched_setscheduler(tid, policy, &sp) < 0 && errno != ESRCH)
+			log_warn("FUSE ring: cannot change the priority of thread %d: %s", (int)tid,
+				 strerror(errno));
+	}
+}
+
+/* One look at every ring; true if some thread left a request waiting a whole tick. */
+static bool any_starved(struct ring_guard *g, int64_t now)
+{
+	bool starved = false;
+
+	for (unsigned i = 0; i < g->n; i++) {
+		const struct guard_target *t = &g->targets[i];
+		bool pending = __atomic_load_n(t->sq_flags, __ATOMIC_ACQUIRE) & IORING_SQ_TASKRUN;
+		uint64_t served = __atomic_load_n(t->served, __ATOMIC_RELAXED);
+
+		if (pending && g->was_pending[i] && served == g->last_served[i])
+			starved = true;
+		if (pending || served != g->last_served[i])
+			g->last_activity = now;
+		g->was_pending[i] = pending;
+		g->last_served[i] = served;
+	}
+	return starved;
+}
+
+static void *guard_main(void *arg)
+{
+	struct ring_guard *g = arg;
+	struct pollfd stop = { .fd = g->stop_fd, .events = POLLIN };
+
+	for (;;) {
+		int64_t now = now_ns();
+		int tick = now - g->last_activity < QUIET_NS ? TICK_MS : QUIET_TICK_MS;
+		int r = poll(&stop, 1, tick);
+
+		if (r > 0 || (r < 0 && errno != EINTR))
+			break;
+		now = now_ns();
+		if (any_starved(g, now)) {
+			g->boost_until = now + BOOST_NS;
+			if (g->policy == SCHED_IDLE) {
+				set_all(g, SCHED_OTHER);
+				if (!g->told)
+					log_info("FUSE ring: every CPU is busy; its threads run at "
+						 "normal priority while that lasts");
+				g->told = true;
+			}
+		} else if (g->policy != SCHED_IDLE && now > g->boost_until) {
+			set_all(g, SCHED_IDLE);
+		}
+	}
+	return NULL;
+}
+
+struct ring_guard *ring_guard_start(const struct guard_target *targets, unsigned n)
+{
+	struct ring_guard *g = calloc(1, sizeof(*g));
+
+	if (!g)
+		return NULL;
+	g->targets = targets;
+	g->n = n;
+	g->policy = SCHED_IDLE;
+	g->was_pending = calloc(n, sizeof(*g->was_pending));
+	g->last_served = calloc(n, sizeof(*g->last_served));
+	g->stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (!g->was_pending || !g->last_served || g->stop_fd < 0 ||
+	    pthread_create(&g->thread, NULL, guard_main, g) != 0) {
+		log_warn("FUSE ring: cannot start the guard of its SCHED_IDLE threads");
+		if (g->stop_fd >= 0)
+			close(g->stop_fd);
+		free(g->was_pending);
+		free(g->last_served);
+		free(g);
+		return NULL;
+	}
+	pthread_setname_np(g->thread, "cntrfs-guard");
+	return g;
+}
+
+void ring_guard_stop(struct ring_guard *g)
+{
+	uint64_t one = 1;
+
+	if (!g)
+		return;
+	if (write(g->stop_fd, &one, sizeof(one)) < 0)
+		log_errno(errno, "stopping the FUSE ring guard");
+	pthread_join(g->thread, NULL);
+	close(g->stop_fd);
+	free(g->was_pending);
+	free(g->last_served);
+	free(g);
+}
+
+int ring_guard_policy(const struct ring_guard *g)
+{
+	return __atomic_load_n(&g->policy, __ATOMIC_RELAXED);
+}
