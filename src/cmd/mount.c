@@ -56,7 +56,7 @@ static void usage(FILE *out)
 	      "      --no-killpriv         let the kernel clear setuid bits (asks for\n"
 	      "                            security.capability before writes)\n"
 	      "      --no-io-uring         /dev/fuse only, even if the kernel offers io_uring\n"
-	      "      --no-ring-idle        io_uring threads always at normal priority (default:\n"
+	      "      --no-sched-idle       server threads always at normal priority (default:\n"
 	      "                            SCHED_IDLE while no request waits for CPU time)\n"
 	      "      --stats               count requests per opcode, print them at unmount\n"
 	      "  -v, --verbose             report negotiated settings\n"
@@ -164,8 +164,8 @@ static int apply_option(struct mount_args *a, const char *raw_key, const char *v
 		{ "no_killpriv", offsetof(struct mount_args, cfg.killpriv), false },
 		{ "io_uring", offsetof(struct mount_args, cfg.io_uring), true },
 		{ "no_io_uring", offsetof(struct mount_args, cfg.io_uring), false },
-		{ "ring_idle", offsetof(struct mount_args, cfg.ring_idle), true },
-		{ "no_ring_idle", offsetof(struct mount_args, cfg.ring_idle), false },
+		{ "sched_idle", offsetof(struct mount_args, cfg.sched_idle), true },
+		{ "no_sched_idle", offsetof(struct mount_args, cfg.sched_idle), false },
 		{ "foreground", offsetof(struct mount_args, foreground), true },
 		{ "stats", offsetof(struct mount_args, cfg.stats), true },
 	};
@@ -230,7 +230,7 @@ static int parse_args(struct mount_args *a, int argc, char **argv, int helper_mo
 						  { "no-posix-acl", no_argument, NULL, 1 },
 						  { "no-killpriv", no_argument, NULL, 1 },
 						  { "no-io-uring", no_argument, NULL, 1 },
-						  { "no-ring-idle", no_argument, NULL, 1 },
+						  { "no-sched-idle", no_argument, NULL, 1 },
 						  { "stats", no_argument, NULL, 1 },
 						  { 0 } };
 	/* mount(8) passes -n (no mtab), -s (sloppy), -v; we accept them as helper. */

@@ -28,7 +28,7 @@ void cntrfs_config_defaults(struct cntrfs_config *c)
 	c->killpriv = true;
 	c->opendir = true;
 	c->io_uring = true;
-	c->ring_idle = true;
+	c->sched_idle = true;
 }
 
 static void split_time(double t, unsigned long *sec, unsigned *nsec)
@@ -164,7 +164,7 @@ void cntrfs_want(const struct cntrfs *fs, struct fuse_want *want)
 	want->max_background = 64;
 	want->passthrough = c->passthrough && !c->writeback;
 	want->io_uring = c->io_uring;
-	want->ring_idle = c->ring_idle;
+	want->sched_idle = c->sched_idle;
 	want->stats = c->stats;
 }
 

@@ -20,7 +20,7 @@ struct cntrfs_config {
 	bool posix_acl;
 	bool killpriv; /* FUSE_HANDLE_KILLPRIV_V2: we clear setuid/setgid, the kernel asks less */
 	bool io_uring; /* FUSE over io_uring when the kernel offers it */
-	bool ring_idle; /* its threads SCHED_IDLE, under a guard against starving */
+	bool sched_idle; /* its threads SCHED_IDLE, under a guard against starving */
 	bool ro;
 	bool stats; /* count requests per opcode, printed at unmount */
 	struct idmap uid_map, gid_map;

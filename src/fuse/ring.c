@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "fuse/reply.h"
-#include "fuse/ring_guard.h"
+#include "fuse/idle_guard.h"
 #include "util/file.h"
 #include "util/log.h"
 #include "util/uring.h"
@@ -43,8 +43,8 @@ struct fuse_ring {
 	int stop_fd;
 	size_t payload_size;
 	struct ring_thread *threads;
-	struct guard_target *targets;
-	struct ring_guard *guard; /* only with SCHED_IDLE threads */
+	struct idle_target *targets;
+	struct idle_guard *guard; /* only with SCHED_IDLE threads */
 };
 
 /* The kernel has one queue per possible CPU (nr_cpu_ids). */
@@ -150,7 +150,7 @@ static void pin_to_cpu(unsigned cpu)
  * CPU; a CPU running only SCHED_IDLE tasks counts as idle, so the caller stays
  * on this one (no wake-up of another CPU: 20-60 µs on a VM) and preempts us at
  * once. The price is starvation when normal tasks keep every CPU busy, which
- * the guard (ring_guard.h) notices and ends by switching to normal priority.
+ * the guard (idle_guard.h) notices and ends by switching to normal priority.
  */
 static void set_policy(int policy)
 {
@@ -170,7 +170,7 @@ static void *ring_main(void *arg)
 	pin_to_cpu(t->qid);
 	__atomic_store_n(&t->tid, gettid(), __ATOMIC_RELEASE);
 	if (t->ring->guard)
-		set_policy(ring_guard_policy(t->ring->guard));
+		set_policy(idle_guard_policy(t->ring->guard));
 	wdata = se->ops->thread_start ? se->ops->thread_start(se->fs) : NULL;
 	/* Registered from this thread: completions are delivered to the task that submitted. */
 	if (queue_cmd(t, FUSE_IO_URING_CMD_REGISTER) < 0 || queue_stop_poll(t) < 0)
@@ -243,9 +243,14 @@ static int setup_thread(struct fuse_session *se, struct fuse_ring *ring, struct 
 	/* One entry in flight plus the stop poll; CQ room for both. The guard reads the
 	 * task-run flag; COOP_TASKRUN only spares a running thread an interrupt. */
 	r = uring_init(&t->uring, 4,
-		       se->want.ring_idle ? IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG
-					  : 0);
+		       se->want.sched_idle ? IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG
+					   : 0);
 	return r;
+}
+
+static bool task_work_queued(const void *sq_flags)
+{
+	return __atomic_load_n((const unsigned *)sq_flags, __ATOMIC_ACQUIRE) & IORING_SQ_TASKRUN;
 }
 
 /* Without a guard the threads stay at normal priority: SCHED_IDLE alone can starve. */
@@ -257,9 +262,10 @@ static void start_guard(struct fuse_ring *ring)
 	for (unsigned i = 0; i < ring->nthreads; i++) {
 		struct ring_thread *t = &ring->threads[i];
 
-		ring->targets[i] = (struct guard_target){ t->uring.sq_flags, &t->served, &t->tid };
+		ring->targets[i] = (struct idle_target){ task_work_queued, t->uring.sq_flags,
+							 &t->served, &t->tid };
 	}
-	ring->guard = ring_guard_start(ring->targets, ring->nthreads);
+	ring->guard = idle_guard_start(ring->targets, ring->nthreads);
 }
 
 int fuse_ring_start(struct fuse_session *se)
@@ -284,7 +290,7 @@ int fuse_ring_start(struct fuse_session *se)
 		return r;
 	}
 	se->ring = ring;
-	if (se->want.ring_idle)
+	if (se->want.sched_idle)
 		start_guard(ring);
 	for (unsigned i = 0; i < ring->nthreads; i++) {
 		struct ring_thread *t = &ring->threads[i];
@@ -308,7 +314,7 @@ void fuse_ring_stop(struct fuse_session *se)
 
 	if (!ring)
 		return;
-	ring_guard_stop(ring->guard);
+	idle_guard_stop(ring->guard);
 	if (write(ring->stop_fd, &one, sizeof(one)) < 0)
 		log_errno(errno, "waking the FUSE ring threads");
 	for (unsigned i = 0; i < ring->nthreads; i++)

@@ -32,6 +32,23 @@ def cntr_bin():
     return os.environ.get("CNTR_BIN") or os.path.join(REPO, "build", "cntr")
 
 
+def named_threads(pid, name):
+    """Thread ids of process pid whose name (comm) is name."""
+    tids = []
+    for tid in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+            if f.read().strip() == name:
+                tids.append(tid)
+    return tids
+
+
+def settled_stderr(env, line):
+    """The server logs INIT (and starts its ring) only when the kernel's first request arrives."""
+    os.stat(env.m("."))
+    wait_until(lambda: line in env.server.stderr(), 5)
+    return env.server.stderr()
+
+
 def set_fuse_uring(on):
     """Lets the kernel offer FUSE over io_uring to new mounts (fuse.enable_uring)."""
     with open("/sys/module/fuse/parameters/enable_uring", "w") as f:

@@ -219,6 +219,16 @@ class Env:
 
 
 @pytest.fixture
+def uring_param():
+    """set(on) sets fuse.enable_uring for the test; the old value comes back after it."""
+    path = "/sys/module/fuse/parameters/enable_uring"
+    with open(path) as f:
+        old = f.read().strip()
+    yield H.set_fuse_uring
+    H.set_fuse_uring(old == "Y")
+
+
+@pytest.fixture
 def mount_factory(workdir):
     """mount_factory(args=(), name=None, prefix=()) -> started Env. Everything
     it started is unmounted at teardown, where the server must exit 0."""

@@ -1,7 +1,6 @@
-#include "fuse/ring_guard.h"
+#include "fuse/idle_guard.h"
 
 #include <errno.h>
-#include <linux/io_uring.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -22,8 +21,8 @@
 /* Normal priority for this long after the last starved request. */
 #define BOOST_NS (10 * 1000000000LL)
 
-struct ring_guard {
-	const struct guard_target *targets;
+struct idle_guard {
+	const struct idle_target *targets;
 	unsigned n;
 	bool *was_pending;
 	uint64_t *last_served;
@@ -42,7 +41,7 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static void set_all(struct ring_guard *g, int policy)
+static void set_all(struct idle_guard *g, int policy)
 {
 	struct sched_param sp = { 0 };
 
@@ -51,19 +50,19 @@ static void set_all(struct ring_guard *g, int policy)
 		pid_t tid = __atomic_load_n(g->targets[i].tid, __ATOMIC_ACQUIRE);
 
 		if (tid > 0 && sched_setscheduler(tid, policy, &sp) < 0 && errno != ESRCH)
-			log_warn("FUSE ring: cannot change the priority of thread %d: %s", (int)tid,
+			log_warn("FUSE: cannot change the priority of thread %d: %s", (int)tid,
 				 strerror(errno));
 	}
 }
 
 /* One look at every ring; true if some thread left a request waiting a whole tick. */
-static bool any_starved(struct ring_guard *g, int64_t now)
+static bool any_starved(struct idle_guard *g, int64_t now)
 {
 	bool starved = false;
 
 	for (unsigned i = 0; i < g->n; i++) {
-		const struct guard_target *t = &g->targets[i];
-		bool pending = __atomic_load_n(t->sq_flags, __ATOMIC_ACQUIRE) & IORING_SQ_TASKRUN;
+		const struct idle_target *t = &g->targets[i];
+		bool pending = t->pending(t->ctx);
 		uint64_t served = __atomic_load_n(t->served, __ATOMIC_RELAXED);
 
 		if (pending && g->was_pending[i] && served == g->last_served[i])
@@ -78,9 +77,12 @@ static bool any_starved(struct ring_guard *g, int64_t now)
 
 static void *guard_main(void *arg)
 {
-	struct ring_guard *g = arg;
+	struct idle_guard *g = arg;
 	struct pollfd stop = { .fd = g->stop_fd, .events = POLLIN };
+	struct sched_param sp = { 0 };
 
+	/* Whatever the creating thread runs as: the guard itself must never starve. */
+	sched_setscheduler(0, SCHED_OTHER, &sp);
 	for (;;) {
 		int64_t now = now_ns();
 		int tick = now - g->last_activity < QUIET_NS ? TICK_MS : QUIET_TICK_MS;
@@ -94,7 +96,7 @@ static void *guard_main(void *arg)
 			if (g->policy == SCHED_IDLE) {
 				set_all(g, SCHED_OTHER);
 				if (!g->told)
-					log_info("FUSE ring: every CPU is busy; its threads run at "
+					log_info("FUSE: every CPU is busy; server threads run at "
 						 "normal priority while that lasts");
 				g->told = true;
 			}
@@ -105,9 +107,9 @@ static void *guard_main(void *arg)
 	return NULL;
 }
 
-struct ring_guard *ring_guard_start(const struct guard_target *targets, unsigned n)
+struct idle_guard *idle_guard_start(const struct idle_target *targets, unsigned n)
 {
-	struct ring_guard *g = calloc(1, sizeof(*g));
+	struct idle_guard *g = calloc(1, sizeof(*g));
 
 	if (!g)
 		return NULL;
@@ -117,21 +119,23 @@ struct ring_guard *ring_guard_start(const struct guard_target *targets, unsigned
 	g->was_pending = calloc(n, sizeof(*g->was_pending));
 	g->last_served = calloc(n, sizeof(*g->last_served));
 	g->stop_fd = eventfd(0, EFD_CLOEXEC);
-	if (!g->was_pending || !g->last_served || g->stop_fd < 0 ||
-	    pthread_create(&g->thread, NULL, guard_main, g) != 0) {
-		log_warn("FUSE ring: cannot start the guard of its SCHED_IDLE threads");
-		if (g->stop_fd >= 0)
-			close(g->stop_fd);
-		free(g->was_pending);
-		free(g->last_served);
-		free(g);
-		return NULL;
+	/* Started before the targets turn SCHED_IDLE: the creator may be one of them. */
+	if (g->was_pending && g->last_served && g->stop_fd >= 0 &&
+	    pthread_create(&g->thread, NULL, guard_main, g) == 0) {
+		pthread_setname_np(g->thread, "cntrfs-guard");
+		set_all(g, SCHED_IDLE);
+		return g;
 	}
-	pthread_setname_np(g->thread, "cntrfs-guard");
-	return g;
+	log_warn("FUSE: cannot start the guard of SCHED_IDLE threads: normal priority");
+	if (g->stop_fd >= 0)
+		close(g->stop_fd);
+	free(g->was_pending);
+	free(g->last_served);
+	free(g);
+	return NULL;
 }
 
-void ring_guard_stop(struct ring_guard *g)
+void idle_guard_stop(struct idle_guard *g)
 {
 	uint64_t one = 1;
 
@@ -146,7 +150,7 @@ void ring_guard_stop(struct ring_guard *g)
 	free(g);
 }
 
-int ring_guard_policy(const struct ring_guard *g)
+int idle_guard_policy(const struct idle_guard *g)
 {
 	return __atomic_load_n(&g->policy, __ATOMIC_RELAXED);
 }

@@ -1,0 +1,36 @@
+/*
+ * Keeps SCHED_IDLE server threads from starving. Running the FUSE server as
+ * SCHED_IDLE lets a woken caller stay on its CPU (ring.c and session.c say
+ * why that pays), but such threads get almost no CPU time while tasks of
+ * normal priority in the same scheduling group keep every CPU busy, and a
+ * request would then wait for seconds. The guard looks every tick at whether
+ * work waits for the threads (a request queued to a ring thread, or unread on
+ * /dev/fuse); work that still waits a tick later, with no request answered
+ * meanwhile, means they cannot get the CPU. Then every thread runs at normal
+ * priority until the guard has seen none wait for a while.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* What the guard reads of one server thread; it owns none of it. */
+struct idle_target {
+	bool (*pending)(const void *ctx); /* work waits for this thread */
+	const void *ctx;
+	const uint64_t *served; /* requests answered (may be shared by all threads) */
+	const pid_t *tid; /* 0 until the thread has started */
+};
+
+struct idle_guard;
+
+/*
+ * Moves the started targets to SCHED_IDLE and starts the guard thread. NULL on
+ * failure (logged): the threads then keep normal priority.
+ */
+struct idle_guard *idle_guard_start(const struct idle_target *targets, unsigned n);
+/* Stops and frees it (NULL is fine). */
+void idle_guard_stop(struct idle_guard *g);
+/* The policy a target thread takes when it starts late: SCHED_IDLE, or normal while boosted. */
+int idle_guard_policy(const struct idle_guard *g);
