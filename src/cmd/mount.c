@@ -56,7 +56,7 @@ static void usage(FILE *out)
 	      "      --no-killpriv         let the kernel clear setuid bits (asks for\n"
 	      "                            security.capability before writes)\n"
 	      "      --no-io-uring         /dev/fuse only, even if the kernel offers io_uring\n"
-	      "      --no-sched-idle       server threads always at normal priority (default:\n"
+	      "      --no-sched-idle       io_uring threads always at normal priority (default:\n"
 	      "                            SCHED_IDLE while no request waits for CPU time)\n"
 	      "      --stats               count requests per opcode, print them at unmount\n"
 	      "  -v, --verbose             report negotiated settings\n"

@@ -1,13 +1,17 @@
 /*
- * Keeps SCHED_IDLE server threads from starving. Running the FUSE server as
- * SCHED_IDLE lets a woken caller stay on its CPU (ring.c and session.c say
- * why that pays), but such threads get almost no CPU time while tasks of
- * normal priority in the same scheduling group keep every CPU busy, and a
- * request would then wait for seconds. The guard looks every tick at whether
- * work waits for the threads (a request queued to a ring thread, or unread on
- * /dev/fuse); work that still waits a tick later, with no request answered
- * meanwhile, means they cannot get the CPU. Then every thread runs at normal
+ * Keeps SCHED_IDLE server threads from starving. Running the io_uring threads
+ * as SCHED_IDLE lets a woken caller stay on its CPU (ring.c says why that
+ * pays), but such threads get almost no CPU time while tasks of normal
+ * priority in the same scheduling group keep every CPU busy, and a request
+ * would then wait for seconds. The guard looks every tick at whether work
+ * waits for each thread (for a ring thread: a request the kernel queued to
+ * it); work that still waits a tick later, with no request answered meanwhile,
+ * means the thread cannot get the CPU. Then every thread runs at normal
  * priority until the guard has seen none wait for a while.
+ *
+ * (The /dev/fuse workers stay at normal priority: measured with fs-bench,
+ * SCHED_IDLE there helped warm metadata work and hurt cold lookups about as
+ * much, pinned or not.)
  */
 #pragma once
 

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -12,7 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fuse/idle_guard.h"
 #include "fuse/reply.h"
 #include "fuse/ring.h"
 #include "util/log.h"
@@ -22,7 +20,6 @@ struct worker {
 	pthread_t thread;
 	int fd;
 	int done_fd; /* eventfd: tells the main thread the connection is gone */
-	pid_t tid; /* for the guard */
 };
 
 void fuse_session_init(struct fuse_session *se, int fd, unsigned nthreads,
@@ -35,69 +32,6 @@ void fuse_session_init(struct fuse_session *se, int fd, unsigned nthreads,
 	se->fs = fs;
 	se->want = *want;
 	se->done_fd = -1;
-}
-
-static bool dev_pending(const void *ctx)
-{
-	struct pollfd p = { .fd = ((const struct fuse_session *)ctx)->fd, .events = POLLIN };
-
-	return poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
-}
-
-/*
- * Worker i on the i-th CPU this process may use, when there is one worker for
- * each: the first waiting worker takes a request, and with every worker
- * SCHED_IDLE and on a CPU of its own, the caller is woken on the CPU where
- * the answer was made instead of on a halted one (bench/roundtrip: a round
- * trip of 7-10 µs, against 17-75 µs at normal priority on a 2-vCPU VM).
- */
-static void pin_worker(const struct fuse_session *se, const struct worker *w)
-{
-	unsigned n = 0, ncpu = (unsigned)CPU_COUNT(&se->cpus);
-	unsigned want = (unsigned)(w - se->workers);
-	cpu_set_t one;
-
-	if (ncpu == 0 || ncpu > se->nthreads)
-		return;
-	want %= ncpu;
-	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
-		if (!CPU_ISSET(cpu, &se->cpus) || n++ != want)
-			continue;
-		CPU_ZERO(&one);
-		CPU_SET(cpu, &one);
-		sched_setaffinity(w->tid, sizeof(one), &one);
-		return;
-	}
-}
-
-/* Puts worker w where the guard wants it: its own CPU, and the guard's policy. */
-static void tune_worker(const struct fuse_session *se, const struct worker *w,
-			const struct idle_guard *g)
-{
-	struct sched_param sp = { 0 };
-
-	pin_worker(se, w);
-	sched_setscheduler(w->tid, idle_guard_policy(g), &sp);
-}
-
-/* No ring: the /dev/fuse workers serve everything, as SCHED_IDLE under the guard. */
-static void start_idle_workers(struct fuse_session *se)
-{
-	struct idle_guard *g;
-
-	if (!se->want.sched_idle ||
-	    !(se->idle_targets = calloc(se->nthreads, sizeof(*se->idle_targets))))
-		return;
-	for (unsigned i = 0; i < se->nthreads; i++)
-		se->idle_targets[i] = (struct idle_target){ dev_pending, se, &se->dev_served,
-							    &se->workers[i].tid };
-	if (!(g = idle_guard_start(se->idle_targets, se->nthreads)))
-		return;
-	/* A worker starting now either sees the guard or is seen here (both: no harm). */
-	__atomic_store_n(&se->idle_guard, g, __ATOMIC_SEQ_CST);
-	for (unsigned i = 0; i < se->nthreads; i++)
-		if (__atomic_load_n(&se->workers[i].tid, __ATOMIC_SEQ_CST))
-			tune_worker(se, &se->workers[i], g);
 }
 
 static void handle_init(struct fuse_req *req, const void *arg, size_t len)
@@ -176,8 +110,6 @@ static void handle_init(struct fuse_req *req, const void *arg, size_t len)
 	} else if (se->want.io_uring) {
 		log_info("FUSE over io_uring not offered by the kernel (fuse.enable_uring=0?)");
 	}
-	if (!se->ring)
-		start_idle_workers(se);
 }
 
 static uint64_t now_nsec(void)
@@ -326,12 +258,6 @@ static void *worker_main(void *arg)
 	void *wdata = se->ops->thread_start ? se->ops->thread_start(se->fs) : NULL;
 	char *buf = aligned_alloc(4096, CNTR_FUSE_BUFSIZE);
 	uint64_t one = 1;
-	struct idle_guard *guard;
-
-	__atomic_store_n(&w->tid, gettid(), __ATOMIC_SEQ_CST);
-	/* Started after INIT was answered: join the others. */
-	if ((guard = __atomic_load_n(&se->idle_guard, __ATOMIC_SEQ_CST)))
-		tune_worker(se, w, guard);
 
 	while (buf && !se->stopping) {
 		ssize_t n = read(w->fd, buf, CNTR_FUSE_BUFSIZE);
@@ -350,7 +276,6 @@ static void *worker_main(void *arg)
 			break;
 		}
 		fuse_session_dispatch(&req, buf + sizeof(*in), (size_t)n - sizeof(*in));
-		__atomic_fetch_add(&se->dev_served, 1, __ATOMIC_RELAXED);
 	}
 	if (!buf)
 		log_errno(ENOMEM, "request buffer");
@@ -383,8 +308,6 @@ int fuse_session_start(struct fuse_session *se)
 {
 	unsigned started = 0;
 
-	if (sched_getaffinity(0, sizeof(se->cpus), &se->cpus) < 0)
-		CPU_ZERO(&se->cpus); /* then no worker is pinned */
 	se->workers = calloc(se->nthreads, sizeof(struct worker));
 	se->done_fd = eventfd(0, EFD_CLOEXEC);
 	if (!se->workers || se->done_fd < 0)
@@ -422,10 +345,6 @@ void fuse_session_join(struct fuse_session *se)
 	 * One worker saw the connection end; the others get ENODEV as well
 	 * (unmount aborts every reader), so joining them terminates.
 	 */
-	idle_guard_stop(se->idle_guard);
-	se->idle_guard = NULL;
-	free(se->idle_targets);
-	se->idle_targets = NULL;
 	for (unsigned i = 0; i < se->nstarted; i++) {
 		pthread_join(se->workers[i].thread, NULL);
 		if (i)

@@ -6,7 +6,6 @@
 #pragma once
 
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -36,7 +35,7 @@ struct fuse_want {
 	uint16_t max_background;
 	bool passthrough; /* request FUSE_PASSTHROUGH (needs no writeback cache) */
 	bool io_uring; /* serve through io_uring when the kernel offers it */
-	bool sched_idle; /* server threads run SCHED_IDLE under a guard (idle_guard.h) */
+	bool sched_idle; /* io_uring threads run SCHED_IDLE under a guard (idle_guard.h) */
 	bool stats; /* count requests and their time per opcode (fuse_session_print_stats) */
 };
 
@@ -69,11 +68,6 @@ struct fuse_session {
 	struct worker *workers; /* alive until the process exits if a signal stopped us */
 	unsigned nstarted;
 	struct fuse_ring *ring; /* NULL unless requests also come through io_uring */
-	/* Without a ring and with want.sched_idle: the workers' guard, and what it watches. */
-	struct idle_guard *idle_guard;
-	struct idle_target *idle_targets;
-	uint64_t dev_served; /* requests read from /dev/fuse */
-	cpu_set_t cpus; /* where the process may run, read before any thread is pinned */
 	int done_fd; /* eventfd: readable once the connection has ended */
 	volatile sig_atomic_t stopping;
 	/* With want.stats: requests and nanoseconds spent handling them, per opcode. */
