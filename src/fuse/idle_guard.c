@@ -107,11 +107,40 @@ static void *guard_main(void *arg)
 	return NULL;
 }
 
+static void *probe_main(void *arg)
+{
+	struct sched_param sp = { 0 };
+
+	*(bool *)arg = sched_setscheduler(0, SCHED_IDLE, &sp) == 0 &&
+		       sched_setscheduler(0, SCHED_OTHER, &sp) == 0;
+	return NULL;
+}
+
+/*
+ * Any thread may drop to SCHED_IDLE, but only CAP_SYS_NICE (in the initial user
+ * namespace) or a RLIMIT_NICE of 20 lets it back: try it on a throwaway thread.
+ */
+static bool can_leave_idle(void)
+{
+	pthread_t probe;
+	bool ok = false;
+
+	if (pthread_create(&probe, NULL, probe_main, &ok) != 0)
+		return false;
+	pthread_join(probe, NULL);
+	return ok;
+}
+
 struct idle_guard *idle_guard_start(const struct idle_target *targets, unsigned n)
 {
-	struct idle_guard *g = calloc(1, sizeof(*g));
+	struct idle_guard *g;
 
-	if (!g)
+	if (!can_leave_idle()) {
+		log_info("FUSE: no CAP_SYS_NICE to undo SCHED_IDLE: server threads at normal "
+			 "priority");
+		return NULL;
+	}
+	if (!(g = calloc(1, sizeof(*g))))
 		return NULL;
 	g->targets = targets;
 	g->n = n;

@@ -31,7 +31,8 @@ struct idle_guard;
 
 /*
  * Moves the started targets to SCHED_IDLE and starts the guard thread. NULL on
- * failure (logged): the threads then keep normal priority.
+ * failure, or without the right to move threads back (logged): the threads
+ * then keep normal priority.
  */
 struct idle_guard *idle_guard_start(const struct idle_target *targets, unsigned n);
 /* Stops and frees it (NULL is fine). */

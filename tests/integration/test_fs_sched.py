@@ -101,3 +101,20 @@ def test_requests_served_while_every_cpu_is_busy(mount_factory, uring_param, wor
     # Idle again: after the guard's 10 s without a waiting request, back to SCHED_IDLE.
     os.stat(e.m("."))
     assert H.wait_until(lambda: policies(tids) == {os.SCHED_IDLE}, 20), policies(tids)
+
+
+@needs_uring
+def test_no_sched_idle_without_the_right_to_leave_it(mount_factory, uring_param):
+    """Only CAP_SYS_NICE (or a RLIMIT_NICE of 20) lets a thread leave SCHED_IDLE again; a
+    server without it could not be rescued by the guard, so it stays at normal priority."""
+    drop = ["setpriv", "--inh-caps=-sys_nice", "--bounding-set=-sys_nice"]
+    e, name = start(mount_factory, uring_param, "ring", prefix=drop)
+    H.settled_stderr(e, "FUSE over io_uring: ")
+    pid = e.server.proc.pid
+    tids = H.named_threads(pid, name)
+    assert tids
+    assert policies(os.listdir("/proc/%d/task" % pid)) == {os.SCHED_OTHER}
+    assert not H.named_threads(pid, "cntrfs-guard")
+    assert "SCHED_IDLE" in e.server.stderr(), e.server.stderr()
+    with open(e.m("f"), "w") as f:
+        f.write("served")
