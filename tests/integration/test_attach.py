@@ -557,7 +557,8 @@ def spawn_target(ctr, uid=0, gid=0, groups=(), bnd=None, prm=None, inh=0, amb=0,
                 if not chunk:
                     break
                 buf += chunk
-                if b"ready\n" in buf or b"error" in buf:
+                # The target may say "ready" before its parent has written its pid.
+                if b"error" in buf or (b"ready\n" in buf and re.search(rb"pid \d+\n", buf)):
                     break
     finally:
         os.close(r)
