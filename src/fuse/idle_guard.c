@@ -1,6 +1,7 @@
 #include "fuse/idle_guard.h"
 
 #include <errno.h>
+#include <linux/io_uring.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -62,7 +63,8 @@ static bool any_starved(struct idle_guard *g, int64_t now)
 
 	for (unsigned i = 0; i < g->n; i++) {
 		const struct idle_target *t = &g->targets[i];
-		bool pending = t->pending(t->ctx);
+		/* The kernel queued work (a request) that the thread has not run yet. */
+		bool pending = __atomic_load_n(t->sq_flags, __ATOMIC_ACQUIRE) & IORING_SQ_TASKRUN;
 		uint64_t served = __atomic_load_n(t->served, __ATOMIC_RELAXED);
 
 		if (pending && g->was_pending[i] && served == g->last_served[i])

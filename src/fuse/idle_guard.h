@@ -3,10 +3,10 @@
  * as SCHED_IDLE lets a woken caller stay on its CPU (ring.c says why that
  * pays), but such threads get almost no CPU time while tasks of normal
  * priority in the same scheduling group keep every CPU busy, and a request
- * would then wait for seconds. The guard looks every tick at whether work
- * waits for each thread (for a ring thread: a request the kernel queued to
- * it); work that still waits a tick later, with no request answered meanwhile,
- * means the thread cannot get the CPU. Then every thread runs at normal
+ * would then wait for seconds. The guard looks every tick at each thread's
+ * ring: a request the kernel queued to the thread (IORING_SQ_TASKRUN) that
+ * still waits a tick later, with no request answered meanwhile, means the
+ * thread cannot get the CPU. Then every thread runs at normal
  * priority until the guard has seen none wait for a while.
  *
  * (The /dev/fuse workers stay at normal priority: measured with fs-bench,
@@ -15,15 +15,13 @@
  */
 #pragma once
 
-#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-/* What the guard reads of one server thread; it owns none of it. */
+/* What the guard reads of one ring thread; it owns none of it. */
 struct idle_target {
-	bool (*pending)(const void *ctx); /* work waits for this thread */
-	const void *ctx;
-	const uint64_t *served; /* requests answered (may be shared by all threads) */
+	const unsigned *sq_flags; /* in the thread's shared submission ring */
+	const uint64_t *served; /* requests the thread answered */
 	const pid_t *tid; /* 0 until the thread has started */
 };
 

@@ -11,8 +11,8 @@
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
-#include "fuse/reply.h"
 #include "fuse/idle_guard.h"
+#include "fuse/reply.h"
 #include "util/file.h"
 #include "util/log.h"
 #include "util/uring.h"
@@ -248,11 +248,6 @@ static int setup_thread(struct fuse_session *se, struct fuse_ring *ring, struct 
 	return r;
 }
 
-static bool task_work_queued(const void *sq_flags)
-{
-	return __atomic_load_n((const unsigned *)sq_flags, __ATOMIC_ACQUIRE) & IORING_SQ_TASKRUN;
-}
-
 /* Without a guard the threads stay at normal priority: SCHED_IDLE alone can starve. */
 static void start_guard(struct fuse_ring *ring)
 {
@@ -262,8 +257,7 @@ static void start_guard(struct fuse_ring *ring)
 	for (unsigned i = 0; i < ring->nthreads; i++) {
 		struct ring_thread *t = &ring->threads[i];
 
-		ring->targets[i] = (struct idle_target){ task_work_queued, t->uring.sq_flags,
-							 &t->served, &t->tid };
+		ring->targets[i] = (struct idle_target){ t->uring.sq_flags, &t->served, &t->tid };
 	}
 	ring->guard = idle_guard_start(ring->targets, ring->nthreads);
 }

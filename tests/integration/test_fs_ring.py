@@ -21,7 +21,7 @@ def ring_threads(pid):
     return H.named_threads(pid, "cntrfs-ring")
 
 
-settled_stderr = H.settled_stderr
+
 
 
 def switches(pid, tids):
@@ -39,7 +39,7 @@ def switches(pid, tids):
 def test_ring_serves_requests(mount_factory, uring_param):
     uring_param(True)
     e = mount_factory(["-v", "--attr-timeout", "0"])
-    err = settled_stderr(e, "FUSE over io_uring")
+    err = H.settled_stderr(e, "FUSE over io_uring")
     ncpu = len(os.sched_getaffinity(0))
     assert "FUSE over io_uring: " in err, err
     tids = ring_threads(e.server.proc.pid)
@@ -58,7 +58,7 @@ def test_ring_serves_requests(mount_factory, uring_param):
 def test_kernel_without_ring(mount_factory, uring_param):
     uring_param(False)
     e = mount_factory(["-v"])
-    err = settled_stderr(e, "FUSE over io_uring")
+    err = H.settled_stderr(e, "FUSE over io_uring")
     assert "FUSE over io_uring not offered by the kernel" in err, err
     assert not ring_threads(e.server.proc.pid)
     with open(e.m("g"), "w") as f:
@@ -70,7 +70,7 @@ def test_kernel_without_ring(mount_factory, uring_param):
 def test_switched_off(mount_factory, uring_param):
     uring_param(True)
     e = mount_factory(["-v", "--no-io-uring"])
-    err = settled_stderr(e, "cntr: FUSE 7.")
+    err = H.settled_stderr(e, "cntr: FUSE 7.")
     assert "io_uring" not in err, err
     assert not ring_threads(e.server.proc.pid)
     os.mkdir(e.m("d"))
