@@ -6,7 +6,15 @@ shifted id map) that chroots into it and sleeps. Usable from pytest
 (`SlimContainer`) and from the command line:
 
     python3 slimctr.py start DIR [--userns] [--no-proc] [--no-dev] [--readonly]
+                                 [--docker-caps] [--user UID[:GID]]
     python3 slimctr.py stop PID
+
+By default the init is root with every capability. --docker-caps (caps="docker")
+limits its bounding, permitted and effective sets to docker's 14 default
+capabilities (the hostile-container tests' "root with docker's default caps");
+--user (user=(uid, gid)) makes it run as that user with no capabilities and no
+supplementary groups. `env` adds variables to the init's environment, `ptmx`
+replaces /dev/ptmx (see SlimContainer).
 """
 
 import ctypes
@@ -40,6 +48,13 @@ BUSYBOX = "/bin/busybox"
 APPLETS = ["sh", "sleep", "ls", "cat", "echo", "id", "ps", "hostname", "readlink", "stat",
            "touch", "test", "true", "false", "env", "printf", "grep", "wc", "head", "kill"]
 
+# Docker's default capability set (moby's oci/caps/defaults.go), as capability numbers.
+DOCKER_CAPS = {"CHOWN": 0, "DAC_OVERRIDE": 1, "FOWNER": 3, "FSETID": 4, "KILL": 5, "SETGID": 6,
+               "SETUID": 7, "SETPCAP": 8, "NET_BIND_SERVICE": 10, "NET_RAW": 13, "SYS_CHROOT": 18,
+               "MKNOD": 27, "AUDIT_WRITE": 29, "SETFCAP": 31}
+DOCKER_CAPS_MASK = sum(1 << n for n in DOCKER_CAPS.values())  # 0xa80425fb, docker's CapEff
+PR_CAPBSET_DROP = 24
+
 # The id map of user-namespaced containers: container root is host uid 100000.
 USERNS_BASE = 100000
 USERNS_COUNT = 65536
@@ -55,6 +70,31 @@ def _mount(src, dst, fstype, flags=0, data=None):
     _check(libc.mount(src.encode() if src else None, dst.encode(),
                       fstype.encode() if fstype else None, ctypes.c_ulong(flags),
                       data.encode() if data else None), "mount %s" % dst)
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+
+
+def limit_caps(mask):
+    """Drops every capability outside mask from the bounding set, and sets the
+    permitted and effective sets to mask (inheritable empty)."""
+    with open("/proc/sys/kernel/cap_last_cap") as f:
+        last = int(f.read())
+    for cap in range(last + 1):
+        if not mask & (1 << cap):
+            _check(libc.prctl(PR_CAPBSET_DROP, ctypes.c_ulong(cap), ctypes.c_ulong(0), ctypes.c_ulong(0),
+                              ctypes.c_ulong(0)), "drop capability %d from the bounding set" % cap)
+    hdr = _CapHeader(0x20080522, 0)
+    data = (_CapData * 2)()
+    for i in range(2):
+        data[i].effective = data[i].permitted = (mask >> (32 * i)) & 0xffffffff
+    _check(libc.capset(ctypes.byref(hdr), data), "capset")
 
 
 def make_rootfs(root, owner=0):
@@ -94,7 +134,19 @@ def _container_init(root, opts, ready_w):
         os.mkdir(os.path.join(dev, "pts"))
         _mount("devpts", os.path.join(dev, "pts"), "devpts", MS_NOSUID | MS_NOEXEC,
                "newinstance,ptmxmode=0666,mode=620")
-        os.symlink("pts/ptmx", os.path.join(dev, "ptmx"))
+        ptmx = opts.get("ptmx")
+        path = os.path.join(dev, "ptmx")
+        if ptmx is None:
+            os.symlink("pts/ptmx", path)
+        elif ptmx == "fifo":
+            os.mkfifo(path, 0o666)
+        elif ptmx == "file":
+            with open(path, "w") as f:
+                f.write("not a ptmx\n")
+        elif ptmx.startswith("symlink:"):
+            os.symlink(ptmx[len("symlink:"):], path)
+        else:
+            raise ValueError("ptmx=%r" % (ptmx,))
         open(os.path.join(dev, "null"), "w").close()
         _mount("/dev/null", os.path.join(dev, "null"), None, MS_BIND)
     if opts.get("readonly"):
@@ -103,19 +155,32 @@ def _container_init(root, opts, ready_w):
     libc.sethostname(b"slim", 4)
     os.chroot(root)
     os.chdir("/")
+    if opts.get("caps") is not None:
+        limit_caps(DOCKER_CAPS_MASK if opts["caps"] == "docker" else opts["caps"])
+    if opts.get("user") is not None:
+        uid, gid = opts["user"]
+        os.setgroups([])
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)  # clears the permitted and effective sets
     os.write(ready_w, b"r")
     os.close(ready_w)
     env = {"PATH": "/bin", "HOME": "/root", "CONTAINER_MARKER": "slim-env"}
+    env.update(opts.get("env") or {})
     os.execve("/bin/sleep", ["sleep", "100000"], env)
 
 
 class SlimContainer:
     """A running slim container; .pid is its init process as the host sees it."""
 
-    def __init__(self, root, userns=False, proc=True, dev=True, readonly=False, make=True):
+    def __init__(self, root, userns=False, proc=True, dev=True, readonly=False, make=True, caps=None,
+                 user=None, env=None, ptmx=None):
+        """caps: None (all), "docker" (docker's default set) or a bit mask; user: None (root)
+        or (uid, gid) for an unprivileged init; env: extra variables of the init; ptmx: None
+        (/dev/ptmx -> pts/ptmx), "fifo", "file" or "symlink:TARGET" (a hostile /dev/ptmx)."""
         self.root = root
         self.userns = userns
-        self.opts = {"proc": proc, "dev": dev, "readonly": readonly}
+        self.opts = {"proc": proc, "dev": dev, "readonly": readonly, "caps": caps, "user": user, "env": env,
+                     "ptmx": ptmx}
         if make:
             make_rootfs(root, owner=USERNS_BASE if userns else 0)
         self.pid = None
@@ -200,8 +265,13 @@ class SlimContainer:
 
 def main(argv):
     if len(argv) >= 3 and argv[1] == "start":
+        user = None
+        if "--user" in argv:
+            ids = argv[argv.index("--user") + 1].split(":")
+            user = (int(ids[0]), int(ids[-1]))
         c = SlimContainer(argv[2], userns="--userns" in argv, proc="--no-proc" not in argv,
-                          dev="--no-dev" not in argv, readonly="--readonly" in argv)
+                          dev="--no-dev" not in argv, readonly="--readonly" in argv,
+                          caps="docker" if "--docker-caps" in argv else None, user=user)
         c.start()
         print(c.pid, flush=True)
         # Keep the container's parent alive until stopped.
