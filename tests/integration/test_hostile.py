@@ -1,0 +1,674 @@
+"""A hostile container against a live `cntr attach` session (issue 11).
+
+Run as root with Debian's pytest:
+
+    CNTR_BIN=$PWD/build/cntr /usr/bin/python3 -m pytest -q tests/integration/test_hostile.py
+
+Without the docker and podman tests: -m "not engines"; without the slow ones: -m "not slow".
+
+People attach to the containers they distrust. Every test here plays a container that attacks
+the session (or cntr itself) and asserts that the attack gets nothing: the host's secrets are
+never read, no file appears on the host, nothing of the session can be traced, taken or left
+behind. The one attack the kernel cannot stop (a container with CAP_SYS_PTRACE) is asserted as
+possible, in a test whose name says it is the documented limit, so that a change is noticed.
+
+The attacker is tests/helpers/attacker.c (static, built next to cntr): copied into the
+container, it loops over every /proc/N it sees and tries /proc/N/{root,cwd,fd,environ,mem},
+PTRACE_SEIZE, pidfd_getfd (and, with a stolen relay socket, cntr's exec relay) and writing
+into /proc/N/fd/1; it reports each outcome as a line (see its header). The host holds a
+directory the container cannot see (under /srv: neither /tmp nor a HOME, which the session may
+replace with private ones) with a canary readable only by host root (0600, random secret), a
+world-readable one (for attackers that are not root), and a world-writable drop directory.
+
+The containers are test_attach's slim containers (slimctr.py) as docker runs them: root with
+docker's 14 default capabilities, a non-root user (uid 1000, no capabilities), and a
+user-namespaced root with docker's capabilities; plus real docker and podman containers where
+tests/engines/*.sh can run them (marked `engines`). Every attach runs with --backend cntrfs and
+--backend bind where both apply. After every test, test_attach's `no_leftovers` check runs.
+"""
+
+import ctypes
+import errno
+import fcntl
+import os
+import pty
+import re
+import select
+import shutil
+import signal
+import stat
+import struct
+import subprocess
+import tempfile
+import termios
+import time
+import uuid
+
+import pytest
+
+import cntr_helpers as H
+from slimctr import DOCKER_CAPS_MASK, USERNS_BASE, SlimContainer  # noqa: F401
+from test_attach import (  # noqa: F401  (fixtures are used by name)
+    CNTR, LIVE_CTRS, TOKEN, Ctr, cntr_env, describe, find_by_cmdline, no_leftovers, parse_env,
+    parse_status, pidns_members, proc_state, proc_status, read, start_ctr, unique_secs, wait_for_cmdline)
+
+BUILD = os.path.dirname(CNTR)
+BACKENDS = ("cntrfs", "bind")
+ERRNAME = {v: k for k, v in errno.errorcode.items()}
+# What the attacker must be denied on every session process (its attack names), and how.
+ATTACKS = ("root", "cwd", "root-read", "cwd-read", "root-create", "cwd-create", "fd", "fd-read",
+           "environ", "mem", "ptrace", "pidfd-getfd", "fd1-write")
+DENIED_BY = ("EACCES", "EPERM")
+# A session lasts at most this long; the attacker runs at most this long (ms).
+ATTACK_MS = 30000
+
+
+def helper(name):
+    """A program built next to cntr (meson builds them with the bare compiler)."""
+    path = os.path.join(BUILD, name)
+    if not os.path.isfile(path):
+        pytest.fail("%s is missing next to cntr (build with `ninja -C %s`)" % (path, BUILD), pytrace=False)
+    return path
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    return request.param
+
+
+# ---------------------------------------------------------------------------
+# the host's secrets
+# ---------------------------------------------------------------------------
+
+class HostSecrets:
+    """/srv/cntr-it-hostile-XXXX (0755): `canary` (root, 0600), `public` (0644) and `drop`
+    (1777). Each holds a fresh secret; `env_secret` goes into cntr's own environment."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="cntr-it-hostile-", dir="/srv" if os.path.isdir("/srv") else "/var/lib")
+        os.chmod(self.dir, 0o755)
+        tag = uuid.uuid4().hex
+        self.private = "cntr-hostile-private-" + tag
+        self.public_secret = "cntr-hostile-public-" + tag
+        self.env_secret = "cntr-hostile-env-" + tag
+        self.canary = os.path.join(self.dir, "canary")
+        self.public = os.path.join(self.dir, "public")
+        self.drop = os.path.join(self.dir, "drop")
+        for path, text, mode in ((self.canary, self.private, 0o600), (self.public, self.public_secret, 0o644)):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+            os.write(fd, (text + "\n").encode())
+            os.close(fd)
+            os.chmod(path, mode)
+        os.mkdir(self.drop)
+        os.chmod(self.drop, 0o1777)
+        self.before = self.listing()
+
+    def secrets(self):
+        return (self.private, self.public_secret, self.env_secret)
+
+    def listing(self):
+        res = []
+        for dirpath, dirnames, filenames in os.walk(self.dir):
+            for n in dirnames + filenames:
+                res.append(os.path.relpath(os.path.join(dirpath, n), self.dir))
+        return sorted(res)
+
+    def new_files(self):
+        return sorted(set(self.listing()) - set(self.before))
+
+    def remove(self):
+        if not H.mounts_under(self.dir):
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def host():
+    h = HostSecrets()
+    yield h
+    h.remove()
+
+
+def leaks_in_tree(root, secrets, skip=("proc", "sys", "dev")):
+    """(path, secret) for every regular file under root (not below skip) holding a secret."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        if dirpath == root:
+            dirnames[:] = [d for d in dirnames if d not in skip]
+        for n in filenames:
+            p = os.path.join(dirpath, n)
+            try:
+                st = os.lstat(p)
+                if not stat.S_ISREG(st.st_mode) or st.st_size > (16 << 20):
+                    continue
+                with open(p, "rb") as f:
+                    data = f.read()
+            except OSError:
+                continue
+            for s in secrets:
+                if s.encode() in data:
+                    found.append((p, s))
+    return found
+
+
+# ---------------------------------------------------------------------------
+# sessions
+# ---------------------------------------------------------------------------
+
+def attach_argv(target_args, cmd, backend=None, args=()):
+    return [CNTR, "attach"] + (["--backend", backend] if backend else []) + list(args) + \
+        list(target_args) + ["--"] + list(cmd)
+
+
+def descendants(pid):
+    """pid's descendants (host pids), from every process's PPid."""
+    kids = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        kids.setdefault(ppid, []).append(int(d))
+    res, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        for k in kids.get(p, []):
+            res.append(k)
+            todo.append(k)
+    return res
+
+
+def kill_tree(pid):
+    """SIGKILL pid and everything below it (a hung cntr and its session)."""
+    for p in [pid] + descendants(pid):
+        try:
+            os.kill(p, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def ns_level(pid):
+    """How deep pid's pid namespace is below ours: the index of its own pid in NSpid."""
+    return len(proc_status(pid)["NSpid"].split()) - 1
+
+
+def nspid(pid, level):
+    """pid as a process at that pid namespace level sees it (None when it is gone)."""
+    try:
+        ids = proc_status(pid)["NSpid"].split()
+    except (OSError, KeyError):
+        return None
+    return int(ids[level]) if len(ids) > level else None
+
+
+class Session:
+    """`cntr attach ... -- /bin/sh -c SCRIPT` in the background. The script ends with a
+    background `sleep` and a foreground `sleep <unique>` (.fg), found on the host."""
+
+    def __init__(self, target_args, before="", backend=None, env=None, args=(), wrap=(), stdin=None):
+        self.fg = unique_secs()
+        self.bg = unique_secs()
+        script = before + "sleep %s </dev/null >/dev/null 2>&1 & sleep %s; echo after-sleep" % (self.bg, self.fg)
+        self.argv = list(wrap) + attach_argv(target_args, ["/bin/sh", "-c", script], backend, args)
+        self.proc = subprocess.Popen(self.argv, stdin=stdin if stdin is not None else subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     env=env if env is not None else cntr_env())
+        self.out = self.err = b""
+        try:
+            self.sleep = wait_for_cmdline(["sleep", self.fg], proc=self.proc)
+            H.wait_until(lambda: find_by_cmdline(["sleep", self.bg]), 5)
+        except BaseException:
+            self.kill()
+            raise
+
+    def processes(self, pidns):
+        """The session's processes in the container's pid namespace (host pids)."""
+        res = []
+        for p in descendants(self.proc.pid):
+            try:
+                if os.readlink("/proc/%d/ns/pid" % p) == pidns:
+                    res.append(p)
+            except OSError:
+                pass
+        return res
+
+    def finish(self, timeout=15):
+        """Ends the foreground sleep; returns (rc, stdout, stderr)."""
+        try:
+            os.kill(self.sleep, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        return self.wait(timeout)
+
+    def wait(self, timeout=15):
+        try:
+            self.out, self.err = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError("cntr did not exit within %ss" % timeout)
+        return self.proc.returncode, self.out, self.err
+
+    def kill(self):
+        if self.proc.poll() is None:
+            kill_tree(self.proc.pid)
+        for secs in (self.fg, self.bg):
+            for p in find_by_cmdline(["sleep", secs]):
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except OSError:
+                    pass
+        try:
+            out, err = self.proc.communicate(timeout=10)
+            self.out, self.err = self.out + out, self.err + err
+        except (subprocess.TimeoutExpired, ValueError):
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.kill()
+
+
+# ---------------------------------------------------------------------------
+# victims: a container, how to attach to it, and how to run the attacker in it
+# ---------------------------------------------------------------------------
+
+class SlimVictim:
+    """A slim container (test_attach.Ctr); the attacker runs with `creds` (spawn_target's)."""
+
+    def __init__(self, ctr, creds):
+        self.ctr = ctr
+        self.creds = creds
+        self.pid = ctr.pid
+        self.pidns = ctr.pidns
+        self.root = ctr.root
+        self.owner = USERNS_BASE if ctr.userns else 0
+        self.target_args = [str(ctr.pid)]
+        self.env = {}
+
+    def run_attacker(self, argv):
+        return self.ctr.spawn(argv=argv, **self.creds)
+
+    def allow(self, pids):
+        self.ctr.allowed |= set(pids)
+
+
+def install(victim, src, name, mode=0o755):
+    """Copies src to /hostile/name in the container's root; returns the path inside."""
+    d = os.path.join(victim.root, "hostile")
+    if not os.path.isdir(d):
+        os.mkdir(d)
+        os.chmod(d, 0o1777)
+        os.chown(d, victim.owner, victim.owner)
+    dst = os.path.join(d, name)
+    shutil.copyfile(src, dst)
+    os.chmod(dst, mode)
+    os.chown(dst, victim.owner, victim.owner)
+    return "/hostile/" + name
+
+
+class Attacker:
+    """The attacker program running in the victim container, and its report."""
+
+    def __init__(self, victim, host, relay_marker=None, extra=()):
+        self.victim = victim
+        self.tag = uuid.uuid4().hex[:12]
+        self.fd1_marker = "HOSTILE-FD1-MARKER-" + self.tag
+        self.relay_marker = relay_marker or "/hostile/relay-used-" + self.tag
+        exe = install(victim, helper("attacker"), "attacker-" + self.tag)
+        self.report_inside = "/hostile/report-" + self.tag
+        self.report = os.path.join(victim.root, self.report_inside.lstrip("/"))
+        argv = [exe, "-t", str(ATTACK_MS), "-c", host.canary, "-c", host.public, "-d", host.dir,
+                "-d", host.drop, "-m", self.fd1_marker + "\n", "-e", "echo relay > " + self.relay_marker,
+                "-x", "1"] + list(extra) + [self.report_inside]
+        self.pid = victim.run_attacker(argv)
+        if not H.wait_until(lambda: self.text().startswith("START "), 10):
+            raise AssertionError("the attacker did not start: report %r" % self.text())
+
+    def text(self):
+        try:
+            with open(self.report, "rb") as f:
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def seen(self):
+        return {int(m.group(1)) for m in re.finditer(r"^SEEN (\d+) ", self.text(), re.M)}
+
+    def wait_seen(self, pids, timeout=10):
+        """Waits until every attack was tried on each pid, then lets a few more rounds run."""
+        ok_ = H.wait_until(lambda: set(pids) <= self.seen(), timeout)
+        assert ok_, "the attacker never got round to pids %r in %ss; report:\n%s" % (
+            sorted(set(pids) - self.seen()), timeout, self.text()[-3000:])
+        time.sleep(0.5)
+
+    def stop(self):
+        """Ends it (SIGTERM); returns the report."""
+        try:
+            os.kill(self.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        if not H.wait_until(lambda: "\nDONE " in self.text(), 10):
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            raise AssertionError("the attacker did not finish within 10 s of SIGTERM; report:\n%s"
+                                 % self.text()[-3000:])
+        return self.parse()
+
+    def parse(self):
+        ok_, denied = {}, {}
+        for line in self.text().splitlines():
+            parts = line.split(" ", 4)
+            if parts[0] == "OK" and len(parts) >= 4:
+                ok_[(parts[1], int(parts[2]))] = (parts[3], parts[4] if len(parts) > 4 else "")
+            elif parts[0] == "DENIED" and len(parts) == 5:
+                denied[(parts[1], int(parts[2]))] = (parts[3], parts[4])
+        return ok_, denied
+
+
+def attack_session(victim, host, backend, session_env=None, before=None):
+    """Runs the attacker against a session of victim; returns what the assertions need."""
+    attacker = Attacker(victim, host)
+    level = ns_level(victim.pid)
+    env = cntr_env(CNTR_IT_HOST_SECRET=host.env_secret)
+    env.update(victim.env)
+    env.update(session_env or {})
+    # The administrator looks at the host's secret: the session holds it open (fd 5) while
+    # the attack runs. A session that may not read the canary holds the public file.
+    if before is None:
+        before = "if [ -r {c} ]; then exec 5<{c}; else exec 5<{p}; fi; ".format(c=host.canary, p=host.public)
+    s = None
+    try:
+        s = Session(victim.target_args, before=before, backend=backend, env=env)
+        session = {}
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            for p in s.processes(victim.pidns):
+                n = nspid(p, level)
+                if n is not None:
+                    session[n] = describe(p)
+            if len(session) >= 4:  # reaper, shell, two sleeps
+                break
+            time.sleep(0.05)
+        assert len(session) >= 3, "session processes in the container: %r" % session
+        attacker.wait_seen(session)
+        rc, out, err = s.finish()
+    finally:
+        if s is not None:
+            s.kill()
+        report = attacker.stop()
+    return attacker, session, report, (rc, out, err)
+
+
+def assert_nothing_reached(attacker, host, session, report, result, victim):
+    ok_, denied = report
+    rc, out, err = result
+    print("the attacker's report:\n" + attacker.text())  # shown when the test fails
+    problems = []
+    for (attack, pid), (comm, detail) in sorted(ok_.items()):
+        if pid in session and attack in ATTACKS + ("relay", "maps"):
+            problems.append("%s of session process %d (%s) succeeded: %s" % (attack, pid, comm, detail[:300]))
+    for pid, what in sorted(session.items()):
+        for attack in ATTACKS:
+            got = denied.get((attack, pid))
+            if (attack, pid) in ok_:
+                continue
+            if got is None:
+                problems.append("%s was never tried on session process %d (%s)" % (attack, pid, what))
+            elif got[1] not in DENIED_BY:
+                problems.append("%s of session process %d (%s) failed with %s, not with EACCES/EPERM"
+                                % (attack, pid, got[0], got[1]))
+    text = attacker.text()
+    leaked = [s for s in host.secrets() if s in text]
+    if leaked:
+        problems.append("the attacker's report holds the host's secrets %r" % leaked)
+    in_tree = leaks_in_tree(victim.root, host.secrets())
+    if in_tree:
+        problems.append("files the container wrote hold the host's secrets: %r" % in_tree)
+    if host.new_files():
+        problems.append("files appeared in the host's directory %s: %r" % (host.dir, host.new_files()))
+    if attacker.fd1_marker.encode() in out + err:
+        problems.append("the attacker wrote into cntr's own stdout/stderr through /proc/N/fd/1")
+    relay_file = os.path.join(victim.root, attacker.relay_marker.lstrip("/"))
+    if os.path.exists(relay_file):
+        problems.append("a stolen relay socket ran a command in the container (%s)" % attacker.relay_marker)
+    assert not problems, "the container reached the session (session processes as the container sees them: " \
+        "%r):\n%s" % (session, "\n".join(problems))
+    # The session itself was not disturbed.
+    assert (rc, out.replace(attacker.fd1_marker.encode() + b"\n", b"")) == (0, b"after-sleep\n"), (rc, out, err)
+
+
+# ---------------------------------------------------------------------------
+# containers
+# ---------------------------------------------------------------------------
+
+def started(ctr):
+    """Waits until the container's init runs its final program (sleep)."""
+    assert H.wait_until(lambda: read("/proc/%d/comm" % ctr.pid).strip() == "sleep", 10)
+    return ctr
+
+
+@pytest.fixture(scope="module")
+def dockercaps(base_dir):
+    """Root with docker's default capabilities (no CAP_SYS_PTRACE)."""
+    c = started(start_ctr(base_dir, "dockercaps", caps="docker"))
+    yield c
+    c.stop()
+
+
+@pytest.fixture(scope="module")
+def nonroot(base_dir):
+    """uid/gid 1000, no capabilities."""
+    c = started(start_ctr(base_dir, "nonroot", user=(1000, 1000)))
+    yield c
+    c.stop()
+
+
+@pytest.fixture(scope="module")
+def userns_docker(base_dir):
+    """User-namespaced (container root is host uid 100000) with docker's default capabilities."""
+    c = started(start_ctr(base_dir, "usernsdocker", userns=True, caps="docker"))
+    yield c
+    c.stop()
+
+
+@pytest.fixture(scope="module")
+def allcaps(base_dir):
+    """Root with every capability, CAP_SYS_PTRACE included (a privileged container)."""
+    c = started(start_ctr(base_dir, "allcaps"))
+    yield c
+    c.stop()
+
+
+DOCKER_ROOT = dict(uid=0, gid=0, groups=(), bnd=DOCKER_CAPS_MASK, prm=DOCKER_CAPS_MASK)
+APP_USER = dict(uid=1000, gid=1000, groups=(), prm=0)
+KINDS = {
+    "root-docker-caps": ("dockercaps", DOCKER_ROOT),
+    "nonroot-uid1000": ("nonroot", APP_USER),
+    "userns-docker-caps": ("userns_docker", DOCKER_ROOT),
+}
+
+
+# ---------------------------------------------------------------------------
+# 1. the session's processes are out of the container's reach
+# ---------------------------------------------------------------------------
+
+@pytest.mark.deadline(60)
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_session_out_of_reach(request, kind, backend, host):
+    """Without CAP_SYS_PTRACE the container gets nothing through the session's /proc/N
+    entries, ptrace, pidfd_getfd or its fd 1: every try fails with EACCES/EPERM, no secret is
+    read, no file appears on the host."""
+    fixture, creds = KINDS[kind]
+    ctr = request.getfixturevalue(fixture)
+    victim = SlimVictim(ctr, creds)
+    attacker, session, report, result = attack_session(victim, host, backend)
+    assert_nothing_reached(attacker, host, session, report, result, victim)
+
+
+def own_bounding_set():
+    return int(proc_status(os.getpid())["CapBnd"], 16)
+
+
+@pytest.mark.deadline(60)
+def test_documented_limit_cap_sys_ptrace_still_reaches_the_session(allcaps, backend, host):
+    """The trust model's stated limit: a container WITH CAP_SYS_PTRACE (here root with every
+    capability) can still ptrace the session's processes and read their /proc/N/environ. If
+    this starts failing, the limit changed: update the trust model."""
+    victim = SlimVictim(allcaps, dict(uid=0, gid=0, groups=(), bnd=own_bounding_set(), prm=own_bounding_set()))
+    attacker, session, report, result = attack_session(victim, host, backend)
+    ok_, denied = report
+    missing = [(a, pid, session[pid], denied.get((a, pid))) for pid in session for a in ("ptrace", "environ")
+               if (a, pid) not in ok_]
+    assert not missing, "a container with CAP_SYS_PTRACE could not reach session processes: %r" % missing
+    assert result[0] == 0, result
+
+
+@pytest.fixture(scope="module")
+def userns_allcaps(base_dir):
+    """User-namespaced; its root has every capability in its own namespace."""
+    c = started(start_ctr(base_dir, "usernsall", userns=True))
+    yield c
+    c.stop()
+
+
+@pytest.mark.deadline(60)
+def test_userns_root_is_never_host_root_through_the_session(userns_allcaps, backend, host):
+    """A user-namespaced container whose root holds every capability in its own namespace
+    (CAP_SYS_PTRACE too: ptrace of the session's processes remains, as the trust model says)
+    must still never act as host root on host files through the session: the root-only canary
+    is not read and nothing is created in a root-owned host directory; what it may create in a
+    world-writable one is not owned by host root."""
+    bnd = own_bounding_set()
+    victim = SlimVictim(userns_allcaps, dict(uid=0, gid=0, groups=(), bnd=bnd, prm=bnd))
+    attacker, session, report, result = attack_session(victim, host, backend, before="")
+    ok_, _ = report
+    text = attacker.text()
+    problems = []
+    if host.private in text:
+        how = [(a, pid) for (a, pid), (_, detail) in ok_.items() if host.private in detail]
+        problems.append("container root read the host's root-only canary (through %r)" % how)
+    new = host.new_files()
+    top = [n for n in new if not n.startswith("drop/")]
+    if top:
+        problems.append("container root created files in the root-owned host directory %s: %r" % (host.dir, top))
+    owned = [n for n in new if os.lstat(os.path.join(host.dir, n)).st_uid == 0]
+    if owned:
+        problems.append("files created by container root are owned by host root: %r" % owned)
+    assert not problems, "\n".join(problems)
+    assert result[0] == 0, result
+
+
+@pytest.mark.deadline(60)
+def test_session_can_still_strace_the_container(dockercaps, backend):
+    """Not an attack: the session (root with docker's capabilities, like its container) can
+    still trace the container's processes, which is what debugging sessions are for."""
+    target = dockercaps.spawn(argv=["/bin/sleep", "100000"], **DOCKER_ROOT)
+    local = nspid(target, ns_level(dockercaps.pid))
+    p = subprocess.run(attach_argv([str(dockercaps.pid)], ["/bin/sh", "-c", "timeout -s INT 1 strace -p %d 2>&1; "
+                                                           "true" % local], backend),
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=30, env=cntr_env())
+    assert p.returncode == 0, p
+    assert b"Process %d attached" % local in p.stdout, p.stdout
+
+
+# ---------------------------------------------------------------------------
+# 2. the container's environment: no loader or start-up variables reach the session
+# ---------------------------------------------------------------------------
+
+DANGEROUS = ["LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT", "GCONV_PATH", "GLIBC_TUNABLES", "HOSTALIASES",
+             "LOCALDOMAIN", "MALLOC_ARENA_MAX", "NLSPATH", "RES_OPTIONS", "TMPDIR", "BASH_ENV", "ENV",
+             "PROMPT_COMMAND", "PS4", "SHELLOPTS", "BASHOPTS", "IFS", "PYTHONPATH", "PYTHONSTARTUP",
+             "PERL5LIB", "PERL5OPT", "RUBYOPT", "NODE_OPTIONS"]
+
+
+def hostile_env():
+    """The variables, with values that are harmless should one get through."""
+    env = {name: "/nonexistent/hostile-" + name.lower() for name in DANGEROUS}
+    env.update({"GLIBC_TUNABLES": "glibc.hostile=1", "MALLOC_ARENA_MAX": "1", "IFS": " \t\n",
+                "SHELLOPTS": "braceexpand", "BASHOPTS": "checkwinsize", "PS4": "+ ", "PROMPT_COMMAND": ":",
+                "PATH": "/bin", "FOO": "bar"})
+    return env
+
+
+@pytest.mark.deadline(60)
+def test_loader_and_startup_variables_do_not_pass(dockercaps, backend):
+    target = dockercaps.spawn(argv=["/bin/sleep", "100000"], env=hostile_env(), **DOCKER_ROOT)
+    p = subprocess.run(attach_argv([str(target)], ["/usr/bin/env", "-0"], backend), stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=30, env=cntr_env(TMPDIR=None))
+    assert p.returncode == 0, p
+    env = parse_env(p.stdout)
+    passed = sorted(n for n in DANGEROUS if n in env)
+    assert not passed, "variables from the container's environment reached the session: %r" % (
+        {n: env[n] for n in passed},)
+    assert env.get("FOO") == "bar", "an ordinary variable of the container did not pass: %r" % env
+
+
+@pytest.mark.deadline(60)
+def test_ld_preload_from_the_container_is_not_loaded(dockercaps, backend):
+    """The container exports LD_PRELOAD=/var/lib/cntr/evil.so; the session runs host tools."""
+    victim = SlimVictim(dockercaps, DOCKER_ROOT)
+    install(victim, helper("evil.so"), "evil.so", 0o644)
+    marker = os.path.join(dockercaps.root, "hostile", "evil-loaded")
+    env = {"PATH": "/bin", "LD_PRELOAD": "/var/lib/cntr/hostile/evil.so",
+           "EVIL_MARKERS": "/var/lib/cntr/hostile/evil-loaded:/hostile/evil-loaded"}
+    target = dockercaps.spawn(argv=["/bin/sleep", "100000"], env=env, **DOCKER_ROOT)
+    try:
+        p = subprocess.run(attach_argv([str(target)], ["/bin/sh", "-c", "/usr/bin/true; ls / >/dev/null; id -u"],
+                                       backend),
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=30, env=cntr_env())
+        loaded = os.path.exists(marker)
+        assert not loaded and b"EVIL-LOADED" not in p.stderr, \
+            "host tools in the session loaded the container's LD_PRELOAD library: %r" % (
+                read(marker) if loaded else p.stderr.decode(errors="replace"))
+        assert (p.returncode, p.stdout) == (0, b"0\n"), p
+    finally:
+        for f in (marker, os.path.join(dockercaps.root, "hostile", "evil.so")):
+            if os.path.exists(f):
+                os.unlink(f)
+
+
+def short_names(n):
+    """n distinct short variable names (base 36)."""
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    res = []
+    for i in range(n):
+        s, k = "", i
+        while True:
+            s = digits[k % 36] + s
+            k //= 36
+            if not k:
+                break
+        res.append("v" + s)
+    return res
+
+
+@pytest.mark.slow
+@pytest.mark.deadline(60)
+def test_huge_environment_attaches_quickly(dockercaps):
+    """A target with 120,000 environment variables: attach and `true` within 10 s (63 s once)."""
+    env = {name: "1" for name in short_names(120000)}
+    env["PATH"] = "/bin"
+    target = dockercaps.spawn(argv=["/bin/sleep", "100000"], env=env, **DOCKER_ROOT)
+    argv = attach_argv([str(target)], ["/usr/bin/true"])
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=cntr_env())
+    start = time.monotonic()
+    try:
+        out, err = proc.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        kill_tree(proc.pid)
+        proc.communicate(timeout=10)
+        raise AssertionError("attaching to a target with 120,000 environment variables took over 10 s") from None
+    finally:
+        try:
+            os.kill(target, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    assert proc.returncode == 0, (proc.returncode, err)
+    print("attach with 120,000 variables took %.2f s" % (time.monotonic() - start))
