@@ -299,10 +299,11 @@ class SlimVictim:
 def install(victim, src, name, mode=0o755):
     """Copies src to /hostile/name in the container's root; returns the path inside."""
     d = os.path.join(victim.root, "hostile")
-    if not os.path.isdir(d):
-        os.mkdir(d)
-        os.chmod(d, 0o1777)
-        os.chown(d, victim.owner, victim.owner)
+    for sub in [""] + [os.path.dirname(name)] if os.path.dirname(name) else [""]:
+        if not os.path.isdir(os.path.join(d, sub)):
+            os.mkdir(os.path.join(d, sub))
+            os.chmod(os.path.join(d, sub), 0o1777)
+            os.chown(os.path.join(d, sub), victim.owner, victim.owner)
     dst = os.path.join(d, name)
     shutil.copyfile(src, dst)
     os.chmod(dst, mode)
@@ -672,3 +673,370 @@ def test_huge_environment_attaches_quickly(dockercaps):
             pass
     assert proc.returncode == 0, (proc.returncode, err)
     print("attach with 120,000 variables took %.2f s" % (time.monotonic() - start))
+
+
+# ---------------------------------------------------------------------------
+# 3. no fd of cntr's caller reaches the session
+# ---------------------------------------------------------------------------
+
+def fds_of(pid):
+    """{fd: (link, (st_dev, st_ino))} of a host process."""
+    res = {}
+    d = "/proc/%d/fd" % pid
+    for fd in os.listdir(d):
+        try:
+            link = os.readlink(os.path.join(d, fd))
+            st = os.stat(os.path.join(d, fd))
+            res[int(fd)] = (link, (st.st_dev, st.st_ino))
+        except OSError:
+            continue
+    return res
+
+
+@pytest.mark.deadline(60)
+def test_no_caller_fd_reaches_the_session(dockercaps, backend, host):
+    """cntr is started with fd 7 open on a host directory: no session process holds it, and
+    the command and its children hold only 0, 1, 2 and the relay socket (CNTR_EXEC_FD)."""
+    wrap = ["/bin/sh", "-c", 'exec 7<"$0"; exec "$@"', host.dir]
+    st = os.stat(host.dir)
+    with Session([str(dockercaps.pid)], backend=backend, wrap=wrap) as s:
+        cntr_fds = fds_of(s.proc.pid)
+        assert cntr_fds.get(7, (None, None))[1] == (st.st_dev, st.st_ino), \
+            "the test's cntr does not hold fd 7 on %s: %r" % (host.dir, cntr_fds)
+        procs = s.processes(dockercaps.pidns)
+        assert len(procs) >= 4, [describe(p) for p in procs]
+        problems = []
+        for p in procs:
+            fds = fds_of(p)
+            comm = read("/proc/%d/comm" % p).strip()
+            leaked = {fd: link for fd, (link, ident) in fds.items() if ident == (st.st_dev, st.st_ino)}
+            if leaked:
+                problems.append("session process %s holds the caller's fd 7 (%s) as %r" % (describe(p), host.dir, leaked))
+            if comm != "cntr":
+                relay = parse_env(read("/proc/%d/environ" % p, "rb")).get("CNTR_EXEC_FD")
+                allowed = {0, 1, 2} | ({int(relay)} if relay else set())
+                extra = {fd: link for fd, (link, _) in fds.items() if fd not in allowed}
+                if extra:
+                    problems.append("session process %s has fds beyond 0, 1, 2 and CNTR_EXEC_FD=%s: %r"
+                                    % (describe(p), relay, extra))
+        s.finish()
+    assert not problems, "\n".join(problems)
+
+
+# ---------------------------------------------------------------------------
+# 4. a long /proc/PID/status: the filter, no_new_privs and every group stay
+# ---------------------------------------------------------------------------
+
+STATUS_CUT = 8191  # what the unfixed cntr read of /proc/PID/status (an 8 KiB buffer)
+
+
+def spawn_filtered(ctr, exe, nnp, groups):
+    """A root process in ctr under seccomp_sleep's filter (and no_new_privs), with groups."""
+    bnd = own_bounding_set()
+    argv = [exe] + (["nnp"] if nnp else []) + ["/bin/sleep", "100000"]
+    pid = ctr.spawn(uid=0, gid=0, groups=groups, bnd=bnd, prm=bnd, argv=argv)
+    assert H.wait_until(lambda: proc_status(pid).get("Seccomp") == "2"
+                        and os.readlink("/proc/%d/exe" % pid).endswith("/busybox"), 10), proc_status(pid)
+    return pid
+
+
+def tuned_groups(ctr, exe, nnp):
+    """1200 group ids whose widths put the 8191st byte of the target's status between its
+    CapAmb line and the Seccomp value: cut there, the capability sets still parse while
+    NoNewPrivs or Seccomp are lost (the silent version of the attack, not a refused attach)."""
+    groups = list(range(10000, 11200))
+    probe = spawn_filtered(ctr, exe, nnp, groups)
+    text = read("/proc/%d/status" % probe)
+    os.kill(probe, signal.SIGKILL)
+    start = text.index("\n", text.index("CapAmb:")) + 1
+    end = text.index("Seccomp:") + len("Seccomp:\t")
+    delta = STATUS_CUT - (start + end) // 2
+    if delta >= 0:  # widen some ids to six digits
+        return list(range(100000, 100000 + min(delta, 1200))) + groups[min(delta, 1200):]
+    return list(range(1000, 1000 - delta)) + groups[-delta:]  # narrow some to four
+
+
+@pytest.mark.deadline(60)
+@pytest.mark.parametrize("nnp", [True, False], ids=["nnp", "no-nnp"])
+def test_seccomp_and_groups_survive_a_long_status(allcaps, backend, nnp):
+    """A target with 1200 supplementary groups (its /proc/PID/status is over 8 KiB) and a
+    seccomp filter that fails uname(2) (tests/helpers/seccomp_sleep.c): the session has
+    Seccomp: 2, its NoNewPrivs, all 1200 groups, and uname fails."""
+    victim = SlimVictim(allcaps, {})
+    tag = uuid.uuid4().hex[:8]
+    # Named `sleep`: spawn_target waits for that name, before and after it execs /bin/sleep.
+    exe = install(victim, helper("seccomp_sleep.static"), "seccomp-%s/sleep" % tag)
+    groups = tuned_groups(allcaps, exe, nnp)
+    target = spawn_filtered(allcaps, exe, nnp, groups)
+    try:
+        tgt = proc_status(target)
+        text = read("/proc/%d/status" % target)
+        assert len(text) > 8192 and len(tgt["Groups"].split()) == 1200
+        print("the target's status cut at %d bytes ends with %r" % (STATUS_CUT, text[STATUS_CUT - 40:STATUS_CUT]))
+        assert tgt["NoNewPrivs"] == ("1" if nnp else "0")
+        p = subprocess.run(attach_argv([str(target)], ["/bin/sh", "-c", "cat /proc/self/status; "
+                                                       "uname -s >/dev/null 2>&1; echo uname-rc=$?"], backend),
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=30, env=cntr_env())
+        assert p.returncode == 0, p
+        text = p.stdout.decode()
+        st = parse_status(text)
+        got_groups = sorted(int(g) for g in st.get("Groups", "").split())
+        problems = []
+        if st.get("Seccomp") != "2":
+            problems.append("Seccomp: %r in the session (the target's filter was not copied)" % st.get("Seccomp"))
+        if st.get("NoNewPrivs") != tgt["NoNewPrivs"]:
+            problems.append("NoNewPrivs: %r in the session, %r in the target" % (st.get("NoNewPrivs"), tgt["NoNewPrivs"]))
+        if "uname-rc=0" in text:
+            problems.append("uname(2) works in the session; the target's filter denies it")
+        if got_groups != sorted(groups):
+            problems.append("the session has %d of the target's 1200 groups (missing e.g. %r)"
+                            % (len(set(got_groups) & set(groups)), sorted(set(groups) - set(got_groups))[:5]))
+        assert not problems, "\n".join(problems)
+    finally:
+        try:
+            os.kill(target, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+# ---------------------------------------------------------------------------
+# 5. a hostile /dev/ptmx
+# ---------------------------------------------------------------------------
+
+IN_ACCESS, IN_MODIFY, IN_ATTRIB, IN_CLOSE_WRITE, IN_CLOSE_NOWRITE, IN_OPEN = 0x1, 0x2, 0x4, 0x8, 0x10, 0x20
+IN_NAMES = {IN_ACCESS: "ACCESS", IN_MODIFY: "MODIFY", IN_ATTRIB: "ATTRIB", IN_CLOSE_WRITE: "CLOSE_WRITE",
+            IN_CLOSE_NOWRITE: "CLOSE_NOWRITE", IN_OPEN: "OPEN"}
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+class Inotify:
+    """Watches one host file for opens, reads and writes."""
+
+    def __init__(self, path):
+        self.fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        assert self.fd >= 0, os.strerror(ctypes.get_errno())
+        wd = libc.inotify_add_watch(self.fd, os.fsencode(path), IN_OPEN | IN_ACCESS | IN_MODIFY | IN_CLOSE_WRITE
+                                    | IN_CLOSE_NOWRITE)
+        assert wd >= 0, os.strerror(ctypes.get_errno())
+
+    def events(self):
+        res = []
+        while True:
+            try:
+                buf = os.read(self.fd, 65536)
+            except BlockingIOError:
+                break
+            off = 0
+            while off + 16 <= len(buf):
+                _, mask, _, n = struct.unpack_from("iIII", buf, off)
+                res.append("|".join(v for k, v in IN_NAMES.items() if mask & k) or hex(mask))
+                off += 16 + n
+        return res
+
+    def close(self):
+        os.close(self.fd)
+
+
+def run_on_pty(argv, timeout, env=None, steps=()):
+    """Runs argv with a new pty as its controlling terminal. steps: (regex, bytes) pairs:
+    once the output matches regex, bytes are typed. Returns (rc or None, output, seconds);
+    rc None means it was still running at the timeout (it is killed then)."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+
+    def ctty():
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    start = time.monotonic()
+    p = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env or cntr_env(),
+                         start_new_session=True, preexec_fn=ctty)
+    os.close(slave)
+    out, steps, rc = b"", list(steps), None
+    try:
+        while True:
+            left = timeout - (time.monotonic() - start)
+            if left <= 0:
+                break
+            r, _, _ = select.select([master], [], [], min(left, 0.1))
+            if r:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:  # EIO: nothing holds the terminal any more
+                    chunk = b""
+                out += chunk
+                if not chunk and p.poll() is not None:
+                    rc = p.returncode
+                    break
+            elif p.poll() is not None:
+                rc = p.returncode
+                break
+            if steps and re.search(steps[0][0], out.decode(errors="replace")):
+                os.write(master, steps.pop(0)[1])
+    finally:
+        if rc is None:
+            kill_tree(p.pid)
+        p.wait(timeout=10)
+        os.close(master)
+    return rc, out.decode(errors="replace"), time.monotonic() - start
+
+
+PTMX_KINDS = ["symlink-to-host-canary", "fifo", "regular-file"]
+
+
+@pytest.mark.deadline(60)
+@pytest.mark.parametrize("kind", PTMX_KINDS)
+def test_hostile_dev_ptmx(base_dir, backend, host, kind):
+    """The container's /dev/ptmx is a symlink to the host canary's path, a fifo or a regular
+    file. cntr attach on a terminal must not open the host's canary, not hang, and either run
+    the session (on some other pty) or fail with one clear line."""
+    ptmx = {"symlink-to-host-canary": "symlink:" + host.canary, "fifo": "fifo", "regular-file": "file"}[kind]
+    ctr = started(start_ctr(base_dir, "ptmx", ptmx=ptmx, caps="docker"))
+    watch = Inotify(host.canary)
+    try:
+        rc, out, secs = run_on_pty(attach_argv([str(ctr.pid)], ["/bin/sh", "-c", "echo pty-session-ran"], backend),
+                                   timeout=10)
+        events = watch.events()
+    finally:
+        watch.close()
+        ctr.stop()
+    assert not events, "cntr opened the host's canary %s through the container's /dev/ptmx: %r (output %r)" % (
+        host.canary, events, out)
+    assert read(host.canary) == host.private + "\n"
+    assert rc is not None, "cntr attach hung for %ss on a container whose /dev/ptmx is a %s: %r" % (10, kind, out)
+    if rc == 0:
+        assert "pty-session-ran" in out, out
+    else:
+        lines = [x for x in out.splitlines() if x.strip()]
+        assert lines and lines[-1].startswith("cntr: "), "attach failed (%d) without a clear error: %r" % (rc, out)
+
+
+# ---------------------------------------------------------------------------
+# 6. private /tmp, /var/tmp and HOME; no shell history on the host
+# ---------------------------------------------------------------------------
+
+@pytest.mark.deadline(60)
+def test_session_tmp_is_private(dockercaps, backend):
+    name = "hostile-tmp-" + uuid.uuid4().hex[:12]
+    places = ["/tmp", "/var/tmp", os.path.join(dockercaps.root, "tmp"), os.path.join(dockercaps.root, "var/tmp")]
+    try:
+        p = subprocess.run(attach_argv([str(dockercaps.pid)], ["/bin/sh", "-c", "touch /tmp/%s /var/tmp/%s && echo made"
+                                                               % (name, name)], backend),
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=30, env=cntr_env())
+        found = [d for d in places if os.path.exists(os.path.join(d, name))]
+        assert not found, "a file made in the session's /tmp or /var/tmp is on the host in %r" % found
+        assert (p.returncode, p.stdout) == (0, b"made\n"), "the session's /tmp and /var/tmp must be writable: %r" % (p,)
+    finally:
+        for d in places:
+            if os.path.exists(os.path.join(d, name)):
+                os.unlink(os.path.join(d, name))
+
+
+@pytest.mark.deadline(60)
+def test_session_home_is_private_and_temporary(dockercaps, backend):
+    """The container says HOME=/root. The session's HOME is a writable directory of its own:
+    a file made there is neither on the host nor in the container afterwards."""
+    name = "hostile-home-" + uuid.uuid4().hex[:12]
+    script = 'echo "HOME=$HOME"; cd "$HOME" && touch %s && echo made' % name
+    p = subprocess.run(attach_argv([str(dockercaps.pid)], ["/bin/sh", "-c", script], backend),
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=30, env=cntr_env())
+    lines = p.stdout.decode().splitlines()
+    home = lines[0][len("HOME="):] if lines and lines[0].startswith("HOME=") else None
+    places = [os.path.join(home, name), os.path.join(dockercaps.root, home.lstrip("/"), name)] if home else []
+    found = [f for f in places if os.path.exists(f)]
+    for f in found:
+        os.unlink(f)
+    assert home, p
+    assert not found, "a file made in the session's HOME (%s) is left on the host: %r" % (home, found)
+    assert p.returncode == 0 and lines[1:] == ["made"], "the session's HOME must be writable: %r" % (p,)
+
+
+@pytest.mark.deadline(60)
+def test_interactive_shell_leaves_no_history_on_the_host(dockercaps, backend):
+    """The container says HOME=/: an interactive bash in the session must not leave
+    /.bash_history on the host (nor in the container)."""
+    files = ["/.bash_history", "/.ash_history", os.path.join(dockercaps.root, ".bash_history")]
+    before = {f: os.path.exists(f) for f in files}
+    target = dockercaps.spawn(argv=["/bin/sleep", "100000"], env={"PATH": "/bin", "HOME": "/"}, **DOCKER_ROOT)
+    marker = "hostile-history-" + uuid.uuid4().hex[:12]
+    try:
+        rc, out, _ = run_on_pty(attach_argv([str(target)], ["/bin/bash", "-i"], backend), timeout=20,
+                                env=cntr_env(SHELL="/bin/bash"),
+                                steps=[(r"[#$] $", b"echo " + marker.encode() + b"\n"),
+                                       (marker + r"\s+.*[#$] $", b"exit\n")])
+        made = [f for f in files if os.path.exists(f) and not before[f]]
+        grew = [f for f in files if before[f] and marker.encode() in read(f, "rb")]
+        assert not made and not grew, "the session's shell wrote its history onto the host: %r" % (made + grew)
+        assert rc == 0, "the interactive session did not end normally (%r): %r" % (rc, out)
+    finally:
+        for f in files:
+            if os.path.exists(f) and not before[f]:
+                os.unlink(f)
+        try:
+            os.kill(target, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+# ---------------------------------------------------------------------------
+# 7. the fat view is nosuid,nodev
+# ---------------------------------------------------------------------------
+
+@pytest.mark.deadline(60)
+def test_fat_view_is_nosuid_nodev(dockercaps, backend):
+    p = subprocess.run(attach_argv([str(dockercaps.pid)], ["/bin/cat", "/proc/self/mountinfo"], backend),
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=30, env=cntr_env())
+    assert p.returncode == 0, p
+    tops = [line for line in p.stdout.decode().splitlines() if line.split()[4] == "/"]
+    assert tops, p.stdout
+    opts = tops[-1].split()[5].split(",")
+    missing = [o for o in ("nosuid", "nodev") if o not in opts]
+    assert not missing, "the session's / is mounted without %s: %s" % (",".join(missing), tops[-1])
+
+
+@pytest.mark.deadline(60)
+def test_setuid_host_binary_does_not_elevate(nonroot, backend, host):
+    """A setuid-root copy of `id` on the host, run by the session of a uid-1000 container."""
+    suid = os.path.join(host.dir, "suid-id")
+    shutil.copy2("/usr/bin/id", suid)
+    os.chown(suid, 0, 0)
+    os.chmod(suid, 0o4755)
+    host.before = host.listing()
+    p = subprocess.run(attach_argv([str(nonroot.pid)], ["/bin/sh", "-c", "id -ru; %s -u" % suid], backend),
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=30, env=cntr_env())
+    assert p.returncode == 0, p
+    real, effective = p.stdout.decode().split()
+    assert real == "1000", p
+    assert effective != "0", "a setuid-root host binary ran with euid 0 in the session of a uid-1000 container"
+
+
+# ---------------------------------------------------------------------------
+# 8. a container without /dev does not get the host's
+# ---------------------------------------------------------------------------
+
+SAFE_DEV = {"null", "zero", "full", "random", "urandom", "tty", "ptmx", "console"}
+
+
+@pytest.fixture(scope="module")
+def nodevdir(base_dir):
+    """A container (docker's capabilities) whose root has no /dev at all."""
+    c = Ctr(base_dir, "nodevdir", dev=False, caps="docker")
+    os.rmdir(os.path.join(c.root, "dev"))
+    started(c.start())
+    yield c
+    c.stop()
+
+
+@pytest.mark.deadline(60)
+def test_container_without_dev_gets_no_host_devices(nodevdir, backend):
+    host_devs = sorted(n for n in os.listdir("/dev") if n not in SAFE_DEV
+                       and (stat.S_ISCHR(os.lstat("/dev/" + n).st_mode) or stat.S_ISBLK(os.lstat("/dev/" + n).st_mode)))
+    assert host_devs, "the host has no device nodes to look for"
+    p = subprocess.run(attach_argv([str(nodevdir.pid)], ["/bin/sh", "-c", "ls -A /dev"], backend),
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=30, env=cntr_env())
+    if p.returncode != 0:
+        lines = p.stderr.decode().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("cntr: ") and not p.stdout, p
+        return
+    seen = set(p.stdout.decode().split())
+    got = sorted(seen & set(host_devs))
+    assert not got, "the session of a container without /dev sees the host's devices: %r" % got
