@@ -1040,3 +1040,83 @@ def test_container_without_dev_gets_no_host_devices(nodevdir, backend):
     seen = set(p.stdout.decode().split())
     got = sorted(seen & set(host_devs))
     assert not got, "the session of a container without /dev sees the host's devices: %r" % got
+
+
+# ---------------------------------------------------------------------------
+# 9. the exec relay after the target died and its pid was reused
+# ---------------------------------------------------------------------------
+
+def children(pid):
+    try:
+        return [int(x) for x in read("/proc/%d/task/%d/children" % (pid, pid)).split()]
+    except OSError:
+        return []
+
+
+def take_pid(want, tries=400):
+    """A host process (sleep) with pid `want`, through ns_last_pid; None if another process
+    keeps taking it first."""
+    secs = unique_secs()
+    for _ in range(tries):
+        with open("/proc/sys/kernel/ns_last_pid", "w") as f:
+            f.write(str(want - 1))
+        p = subprocess.Popen(["sleep", secs], stdin=subprocess.DEVNULL)
+        if p.pid == want:
+            return p
+        p.kill()
+        p.wait()
+    return None
+
+
+@pytest.mark.deadline(60)
+def test_exec_relay_refuses_after_the_target_died(base_dir, backend):
+    """Attach to a non-init, non-root process (its session cannot chroot, so `cntr exec` in it
+    goes through the relay), kill it, let a host process take its pid, then run
+    `cntr exec $CNTR_TARGET_PID -- ...` in the session: it must fail with a clear error and
+    never run on the host."""
+    ctr = started(start_ctr(base_dir, "relay", caps="docker"))
+    host_proc = None
+    try:
+        # A uid-1000 shell whose child `sleep` is the target; the shell reaps it when it dies.
+        shell = ctr.spawn(uid=1000, gid=1000, groups=(), prm=0,
+                          argv=["/bin/sh", "-c", "sleep 100000 & wait; sleep 100000; true"])
+        assert H.wait_until(lambda: children(shell), 10)
+        target = children(shell)[0]
+        ctr.allowed.add(target)
+        go = os.path.join(ctr.root, "hostile-go")
+        inner = ("while [ ! -e /var/lib/cntr/hostile-go ]; do sleep 0.05; done; "
+                 "%s exec $CNTR_TARGET_PID -- /bin/sh -c 'readlink /proc/self/ns/pid; readlink /proc/self/ns/mnt; "
+                 "cat /proc/self/status'; echo exec-rc=$?" % CNTR)
+        marker = unique_secs()
+        argv = attach_argv([str(target)], ["/bin/sh", "-c", inner, marker], backend)
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=cntr_env())
+        try:
+            wait_for_cmdline(["/bin/sh", "-c", inner, marker], proc=proc)
+            os.kill(target, signal.SIGKILL)
+            assert H.wait_until(lambda: proc_state(target) is None, 5), "the target %d was not reaped" % target
+            host_proc = take_pid(target)
+            ctr.allowed.add(shell)
+            open(go, "w").close()
+            out, err = proc.communicate(timeout=20)
+        finally:
+            if proc.poll() is None:
+                kill_tree(proc.pid)
+                proc.communicate(timeout=10)
+        text = out.decode(errors="replace")
+        rc_line = [x for x in text.splitlines() if x.startswith("exec-rc=")]
+        host_ns = (os.readlink("/proc/self/ns/pid"), os.readlink("/proc/self/ns/mnt"))
+        ran_on_host = [ns for ns in host_ns if ns in text]
+        st = parse_status(text) if "CapEff" in text else {}
+        assert not ran_on_host, "`cntr exec` through the relay ran in the host's namespaces %r (pid %d was %s): %s" % (
+            ran_on_host, target, "taken by a host process" if host_proc else "free", text[:700])
+        assert st.get("Uid", "").split()[:1] != ["0"], "the relayed command ran as root: %s" % text[:700]
+        assert rc_line and rc_line[0] != "exec-rc=0", "`cntr exec` after the target died did not fail: %r" % text
+        msgs = [x for x in err.decode(errors="replace").splitlines() if x.startswith("cntr: ")]
+        assert msgs, "no error from cntr explaining why the relay refused: %r" % err
+        assert host_proc is not None, "the test could not give pid %d to a host process (the relay did refuse)" % target
+    finally:
+        if host_proc is not None:
+            host_proc.kill()
+            host_proc.wait()
+        ctr.stop()
