@@ -1120,3 +1120,146 @@ def test_exec_relay_refuses_after_the_target_died(base_dir, backend):
             host_proc.kill()
             host_proc.wait()
         ctr.stop()
+
+
+# ---------------------------------------------------------------------------
+# 10. nothing of the container hangs cntr; signals end it at every stage
+# ---------------------------------------------------------------------------
+
+BOUND_ETC = ["hosts", "resolv.conf", "hostname", "passwd", "group", "localtime"]
+
+
+def fifo_ctr(base_dir, name):
+    """A container (docker's capabilities) whose /etc/NAME is a fifo nobody writes to."""
+    c = Ctr(base_dir, "fifo", caps="docker")
+    path = os.path.join(c.root, "etc", name)
+    if os.path.lexists(path):
+        os.unlink(path)
+    os.mkfifo(path, 0o644)
+    return started(c.start())
+
+
+@pytest.mark.deadline(60)
+@pytest.mark.parametrize("name", BOUND_ETC)
+def test_fifo_in_a_bound_etc_file_does_not_hang_attach(base_dir, backend, name):
+    """/etc/NAME of the container is a fifo: attach fails with one clear line or runs the
+    command, within 5 s either way."""
+    ctr = fifo_ctr(base_dir, name)
+    try:
+        proc = subprocess.Popen(attach_argv([str(ctr.pid)], ["/bin/echo", "attached"], backend),
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=cntr_env())
+        try:
+            out, err = proc.communicate(timeout=5)
+        except subprocess.TimeoutExpired:
+            stack = describe(proc.pid) + "; " + "; ".join(describe(p) for p in descendants(proc.pid))
+            kill_tree(proc.pid)
+            proc.communicate(timeout=10)
+            raise AssertionError("cntr attach hung for 5 s on a container whose /etc/%s is a fifo: %s"
+                                 % (name, stack)) from None
+    finally:
+        ctr.stop()
+    if proc.returncode == 0:
+        assert out == b"attached\n", (out, err)
+    else:
+        lines = err.decode(errors="replace").splitlines()
+        assert len(lines) == 1 and lines[0].startswith("cntr: ") and name in lines[0], \
+            "attach failed (%d) without one clear line naming /etc/%s: %r" % (proc.returncode, name, err)
+
+
+class StuckFuse:
+    """A FUSE mount in the container's own mount namespace (`cntr mount` serving a host
+    directory at /stuck), with the container's /etc/hosts a symlink into it, then the server
+    stopped (SIGSTOP): every request to it waits until the server dies."""
+
+    def __init__(self, ctr, workdir):
+        self.ctr = ctr
+        src = os.path.join(workdir, "stuck-src")
+        os.mkdir(src)
+        with open(os.path.join(src, "hosts"), "w") as f:
+            f.write("127.0.0.1 localhost stuck-hosts\n")
+        mnt = os.path.join(ctr.root, "stuck")
+        os.mkdir(mnt)
+        self.proc = subprocess.Popen(["nsenter", "--mount=/proc/%d/ns/mnt" % ctr.pid, "--", CNTR, "mount", "-f",
+                                      src, mnt], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        ok_ = H.wait_until(lambda: " /stuck " in read("/proc/%d/mountinfo" % ctr.pid), 10)
+        assert ok_, "the container's FUSE mount did not appear"
+        # The mount works (a request answered) before it is made to hang.
+        assert read("/proc/%d/root/stuck/hosts" % ctr.pid).endswith("stuck-hosts\n")
+        hosts = os.path.join(ctr.root, "etc", "hosts")
+        os.unlink(hosts)
+        os.symlink("/stuck/hosts", hosts)
+        os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def release(self):
+        """Kills the server: its connection goes, and every waiting request fails."""
+        try:
+            os.kill(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait(timeout=10)
+
+
+@pytest.mark.deadline(60)
+def test_stuck_fuse_mount_in_the_container_does_not_hang_attach(base_dir, workdir, backend):
+    """The container's /etc/hosts leads into a container-owned FUSE mount whose server is
+    stopped: attach fails with one clear line or runs the command, within 5 s either way."""
+    ctr = started(start_ctr(base_dir, "stuck", caps="docker"))
+    stuck = None
+    try:
+        stuck = StuckFuse(ctr, workdir)
+        proc = subprocess.Popen(attach_argv([str(ctr.pid)], ["/bin/echo", "attached"], backend),
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=cntr_env())
+        try:
+            out, err = proc.communicate(timeout=5)
+        except subprocess.TimeoutExpired:
+            stack = describe(proc.pid) + "; " + "; ".join(describe(p) for p in descendants(proc.pid))
+            kill_tree(proc.pid)
+            stuck.release()
+            proc.communicate(timeout=10)
+            raise AssertionError("cntr attach hung for 5 s on a container whose /etc/hosts is on a stuck FUSE "
+                                 "mount: %s" % stack) from None
+    finally:
+        if stuck:
+            stuck.release()
+        ctr.stop()
+    if proc.returncode != 0:
+        lines = err.decode(errors="replace").splitlines()
+        assert len(lines) == 1 and lines[0].startswith("cntr: "), \
+            "attach failed (%d) without one clear line: %r" % (proc.returncode, err)
+    else:
+        assert out == b"attached\n", (out, err)
+
+
+@pytest.mark.deadline(60)
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=lambda s: s.name)
+def test_signal_during_setup_ends_attach_within_a_second(base_dir, workdir, sig):
+    """cntr attach is busy setting up (the container's /etc/hosts is on a stuck FUSE mount;
+    a cntr that copes with that has failed or is done by then): the signal, 0.5 s after the
+    start, ends it within 1 s."""
+    ctr = started(start_ctr(base_dir, "stucksig", caps="docker"))
+    stuck = None
+    try:
+        stuck = StuckFuse(ctr, workdir)
+        proc = subprocess.Popen(attach_argv([str(ctr.pid)], ["/bin/sleep", unique_secs()]),
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=cntr_env())
+        time.sleep(0.5)
+        os.kill(proc.pid, sig)
+        start = time.monotonic()
+        try:
+            proc.communicate(timeout=1)
+        except subprocess.TimeoutExpired:
+            stack = describe(proc.pid) + "; " + "; ".join(describe(p) for p in descendants(proc.pid))
+            kill_tree(proc.pid)
+            stuck.release()
+            proc.communicate(timeout=10)
+            raise AssertionError("cntr attach was still running 1 s after %s during set-up: %s"
+                                 % (sig.name, stack)) from None
+        print("ended %.2f s after %s with %d" % (time.monotonic() - start, sig.name, proc.returncode))
+    finally:
+        if stuck:
+            stuck.release()
+        ctr.stop()
