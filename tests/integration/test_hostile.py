@@ -207,9 +207,12 @@ class Session:
     """`cntr attach ... -- /bin/sh -c SCRIPT` in the background. The script ends with a
     background `sleep` and a foreground `sleep <unique>` (.fg), found on the host."""
 
-    def __init__(self, target_args, before="", backend=None, env=None, args=(), wrap=(), stdin=None):
+    def __init__(self, target_args, before="", backend=None, env=None, args=(), wrap=(), stdin=None, daemon=False):
         self.fg = unique_secs()
         self.bg = unique_secs()
+        self.daemon = unique_secs() if daemon else None
+        if daemon:  # a child in a session of its own, as daemons are
+            before += "setsid sleep %s </dev/null >/dev/null 2>&1 & " % self.daemon
         script = before + "sleep %s </dev/null >/dev/null 2>&1 & sleep %s; echo after-sleep" % (self.bg, self.fg)
         self.argv = list(wrap) + attach_argv(target_args, ["/bin/sh", "-c", script], backend, args)
         self.proc = subprocess.Popen(self.argv, stdin=stdin if stdin is not None else subprocess.DEVNULL,
@@ -218,7 +221,9 @@ class Session:
         self.out = self.err = b""
         try:
             self.sleep = wait_for_cmdline(["sleep", self.fg], proc=self.proc)
-            H.wait_until(lambda: find_by_cmdline(["sleep", self.bg]), 5)
+            for secs in (self.bg, self.daemon):
+                if secs:
+                    H.wait_until(lambda: find_by_cmdline(["sleep", secs]), 5)
         except BaseException:
             self.kill()
             raise
@@ -253,8 +258,8 @@ class Session:
     def kill(self):
         if self.proc.poll() is None:
             kill_tree(self.proc.pid)
-        for secs in (self.fg, self.bg):
-            for p in find_by_cmdline(["sleep", secs]):
+        for secs in (self.fg, self.bg, self.daemon):
+            for p in find_by_cmdline(["sleep", secs]) if secs else []:
                 try:
                     os.kill(p, signal.SIGKILL)
                 except OSError:
@@ -1263,3 +1268,54 @@ def test_signal_during_setup_ends_attach_within_a_second(base_dir, workdir, sig)
         if stuck:
             stuck.release()
         ctr.stop()
+
+
+# ---------------------------------------------------------------------------
+# 11. nothing of the session survives cntr or its reaper: no process, no zombie
+# ---------------------------------------------------------------------------
+
+def assert_vanished(pids, why, timeout=5):
+    """Every pid is gone entirely (a zombie counts as left behind) within timeout."""
+    H.wait_until(lambda: all(proc_state(p) is None for p in pids), timeout)
+    left = [p for p in pids if proc_state(p) is not None]
+    assert not left, "%ss after %s, still there (Z = zombie, never reaped): %s" % (
+        timeout, why, "; ".join(describe(p) for p in left))
+
+
+@pytest.mark.deadline(60)
+def test_sigkill_of_cntr_leaves_nothing_in_the_container(dockercaps, backend):
+    """kill -9 of cntr attach after the session ran a while (longer than CntrFS's 1 s entry
+    cache, so a reaper that looks up /proc through a dead fat view fails): the command, its
+    background child and a child in a session of its own all end, and none stays a zombie."""
+    with Session([str(dockercaps.pid)], backend=backend, daemon=True) as s:
+        procs = s.processes(dockercaps.pidns)
+        comms = sorted(read("/proc/%d/comm" % p).strip() for p in procs)
+        assert len(procs) >= 5 and "cntr" in comms, [describe(p) for p in procs]
+        time.sleep(1.5)
+        os.kill(s.proc.pid, signal.SIGKILL)
+        s.proc.wait(timeout=10)
+        assert_vanished(procs, "kill -9 of cntr attach")
+
+
+@pytest.mark.deadline(60)
+def test_container_killing_the_reaper_leaves_nothing(dockercaps, backend):
+    """Container root (docker's capabilities include CAP_KILL) kills the session's reaper
+    (comm `cntr`): the command and its background children end too, and nothing is left as
+    a zombie."""
+    level = ns_level(dockercaps.pid)
+    with Session([str(dockercaps.pid)], backend=backend, daemon=True) as s:
+        procs = s.processes(dockercaps.pidns)
+        reapers = [p for p in procs if read("/proc/%d/comm" % p).strip() == "cntr"]
+        assert reapers and len(procs) >= 5, [describe(p) for p in procs]
+        local = nspid(reapers[0], level)
+        rcfile = os.path.join(dockercaps.root, "hostile-kill-rc")
+        killer = dockercaps.spawn(argv=["/bin/sh", "-c", "kill -9 %d; echo $? > /hostile-kill-rc; sleep 100000; true"
+                                        % local], **DOCKER_ROOT)
+        try:
+            assert H.wait_until(lambda: os.path.exists(rcfile) and read(rcfile).strip(), 5)
+            assert read(rcfile).strip() == "0", "container root could not kill the reaper (%s)" % read(rcfile)
+            assert_vanished(procs, "the container killed the session's reaper")
+        finally:
+            os.unlink(rcfile)
+            kill_tree(killer)
+        s.wait(timeout=10)
