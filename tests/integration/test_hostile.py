@@ -1319,3 +1319,78 @@ def test_container_killing_the_reaper_leaves_nothing(dockercaps, backend):
             os.unlink(rcfile)
             kill_tree(killer)
         s.wait(timeout=10)
+
+
+# ---------------------------------------------------------------------------
+# 1 again, under real engines: docker and podman containers with their default capabilities
+# ---------------------------------------------------------------------------
+
+ENGINE_EXEC = {
+    "docker": lambda env: ["/usr/bin/docker", "-H", env.get("DOCKER_HOST", "unix:///run/docker.sock"), "exec", "-d"],
+    "podman": lambda env: ["podman", "--runtime", "runc", "--cgroup-manager=cgroupfs", "--events-backend=file",
+                           "exec", "-d"],
+}
+
+
+class EngineVictim:
+    """A container of a real engine (test_engines' Target). The attacker runs through
+    `docker exec` / `podman exec`: with the engine's default capabilities, seccomp profile
+    and cgroup, as any process of that container would."""
+
+    def __init__(self, engine, target):
+        self.engine = engine
+        self.t = target
+        self.pid = target.pid
+        self.pidns = os.readlink("/proc/%d/ns/pid" % target.pid)
+        self.root = "/proc/%d/root" % target.pid
+        self.owner = int(read("/proc/%d/uid_map" % target.pid).split()[1])
+        self.target_args = ["-t", target.type, target.name]
+        self.env = {k: v for k, v in target.env.items() if k == "DOCKER_HOST"}
+
+    def run_attacker(self, argv):
+        cmd = ENGINE_EXEC[self.engine](self.t.env) + [self.t.name] + argv
+        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=60, env=self.t.env)
+        assert p.returncode == 0, "%s exec failed: %r" % (self.engine, p)
+        want = b"\0".join(a.encode() for a in argv) + b"\0"
+        found = H.wait_until(lambda: [q for q in pidns_members(self.pidns) if _cmdline(q) == want], 10)
+        assert found, "the attacker did not start in %s" % self.t.name
+        return found[0]
+
+    def cleanup(self):
+        shutil.rmtree(os.path.join(self.root, "hostile"), ignore_errors=True)
+
+
+def _cmdline(pid):
+    try:
+        return read("/proc/%d/cmdline" % pid, "rb")
+    except OSError:
+        return b""
+
+
+@pytest.fixture(scope="module", params=["docker", "podman"])
+def engine_ctrs(request):
+    """tests/engines/ENGINE.sh's plain and user-namespaced containers (skipped where the
+    engine cannot run, as in test_engines.py)."""
+    from test_engines import Engine, script
+    e = Engine(request.param)
+    try:
+        e.start()
+    except BaseException:
+        script(e.name, "stop")
+        raise
+    yield e
+    e.stop()
+
+
+@pytest.mark.engines
+@pytest.mark.deadline(90)
+@pytest.mark.parametrize("variant", ["plain", "userns"])
+def test_engine_session_out_of_reach(engine_ctrs, variant, backend, host):
+    """As test_session_out_of_reach, against a docker or podman container (root with the
+    engine's default capabilities, user-namespaced or not), the attacker run by `exec`."""
+    victim = EngineVictim(engine_ctrs.name, engine_ctrs.targets[variant])
+    try:
+        attacker, session, report, result = attack_session(victim, host, backend)
+        assert_nothing_reached(attacker, host, session, report, result, victim)
+    finally:
+        victim.cleanup()
