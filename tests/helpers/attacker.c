@@ -649,11 +649,12 @@ static void attack(pid_t pid, unsigned round)
 	snprintf(prefix, sizeof(prefix), "/proc/%d/environ", (int)pid);
 	outcome(t, comm, A_ENVIRON, read_path(prefix, detail, DETAIL_MAX / 5), detail);
 	attack_mem(t, comm);
-	/* A fork per try: not every round. */
-	if (!t->seen || round % 4 == 0)
+	/* A fork per try: not every round, and no more once it worked. */
+	if (!(t->ok & (1u << A_PTRACE)) && (!t->seen || round % 4 == 0))
 		attack_ptrace(t, comm);
 	attack_pidfd(t, comm);
-	if (marker && pid != 1)
+	/* One marker per process is proof enough (and fills no pipe). */
+	if (marker && pid != 1 && !(t->ok & (1u << A_FD1_WRITE)))
 		attack_fd1(t, comm);
 	if (!t->seen) {
 		t->seen = true;
