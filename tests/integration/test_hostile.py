@@ -28,7 +28,6 @@ tests/engines/*.sh can run them (marked `engines`). Every attach runs with --bac
 """
 
 import ctypes
-import errno
 import fcntl
 import os
 import pty
@@ -47,14 +46,13 @@ import uuid
 import pytest
 
 import cntr_helpers as H
-from slimctr import DOCKER_CAPS_MASK, USERNS_BASE, SlimContainer  # noqa: F401
+from slimctr import DOCKER_CAPS_MASK, USERNS_BASE
 from test_attach import (  # noqa: F401  (fixtures are used by name)
-    CNTR, LIVE_CTRS, TOKEN, Ctr, cntr_env, describe, find_by_cmdline, no_leftovers, parse_env,
+    CNTR, Ctr, cntr_env, describe, find_by_cmdline, no_leftovers, parse_env,
     parse_status, pidns_members, proc_state, proc_status, read, start_ctr, unique_secs, wait_for_cmdline)
 
 BUILD = os.path.dirname(CNTR)
 BACKENDS = ("cntrfs", "bind")
-ERRNAME = {v: k for k, v in errno.errorcode.items()}
 # What the attacker must be denied on every session process (its attack names), and how.
 ATTACKS = ("root", "cwd", "root-read", "cwd-read", "root-create", "cwd-create", "fd", "fd-read",
            "environ", "mem", "ptrace", "pidfd-getfd", "fd1-write")
@@ -716,7 +714,8 @@ def test_no_caller_fd_reaches_the_session(dockercaps, backend, host):
             comm = read("/proc/%d/comm" % p).strip()
             leaked = {fd: link for fd, (link, ident) in fds.items() if ident == (st.st_dev, st.st_ino)}
             if leaked:
-                problems.append("session process %s holds the caller's fd 7 (%s) as %r" % (describe(p), host.dir, leaked))
+                problems.append("session process %s holds the caller's fd 7 (%s) as %r"
+                                % (describe(p), host.dir, leaked))
             if comm != "cntr":
                 relay = parse_env(read("/proc/%d/environ" % p, "rb")).get("CNTR_EXEC_FD")
                 allowed = {0, 1, 2} | ({int(relay)} if relay else set())
@@ -790,7 +789,8 @@ def test_seccomp_and_groups_survive_a_long_status(allcaps, backend, nnp):
         if st.get("Seccomp") != "2":
             problems.append("Seccomp: %r in the session (the target's filter was not copied)" % st.get("Seccomp"))
         if st.get("NoNewPrivs") != tgt["NoNewPrivs"]:
-            problems.append("NoNewPrivs: %r in the session, %r in the target" % (st.get("NoNewPrivs"), tgt["NoNewPrivs"]))
+            problems.append("NoNewPrivs: %r in the session, %r in the target"
+                            % (st.get("NoNewPrivs"), tgt["NoNewPrivs"]))
         if "uname-rc=0" in text:
             problems.append("uname(2) works in the session; the target's filter denies it")
         if got_groups != sorted(groups):
