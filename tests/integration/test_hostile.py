@@ -330,6 +330,10 @@ class Attacker:
                 "-x", "1"] + list(extra) + [self.report_inside]
         self.pid = victim.run_attacker(argv)
         if not H.wait_until(lambda: self.text().startswith("START "), 10):
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             raise AssertionError("the attacker did not start: report %r" % self.text())
 
     def text(self):
