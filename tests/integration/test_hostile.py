@@ -25,6 +25,32 @@ docker's 14 default capabilities, a non-root user (uid 1000, no capabilities), a
 user-namespaced root with docker's capabilities; plus real docker and podman containers where
 tests/engines/*.sh can run them (marked `engines`). Every attach runs with --backend cntrfs and
 --backend bind where both apply. After every test, test_attach's `no_leftovers` check runs.
+
+What is asserted (numbers as in the issue's plan):
+
+ 1. test_session_out_of_reach, test_engine_session_out_of_reach: without CAP_SYS_PTRACE,
+    every /proc/N/{root,cwd,fd,environ,mem} access, PTRACE_SEIZE, pidfd_getfd and writing
+    /proc/N/fd/1 fails with EACCES/EPERM on every session process (the reaper `cntr`, the
+    command, its children); no secret read, no host file made, the relay unused.
+    test_documented_limit_cap_sys_ptrace_still_reaches_the_session: with CAP_SYS_PTRACE it
+    still can (ptrace, environ). test_userns_root_is_never_host_root_through_the_session:
+    container root with every capability of its user namespace never acts as host root on
+    host files. test_session_can_still_strace_the_container: debugging still works.
+ 2. test_loader_and_startup_variables_do_not_pass, test_ld_preload_from_the_container_is_not_loaded,
+    test_huge_environment_attaches_quickly (120,000 variables within 10 s).
+ 3. test_no_caller_fd_reaches_the_session (fd 7 of cntr's caller).
+ 4. test_seccomp_and_groups_survive_a_long_status (1200 groups, status past 8 KiB).
+ 5. test_hostile_dev_ptmx (symlink to the host canary, fifo, regular file).
+ 6. test_session_tmp_is_private, test_session_home_is_private_and_temporary,
+    test_interactive_shell_leaves_no_history_on_the_host.
+ 7. test_fat_view_is_nosuid_nodev, test_setuid_host_binary_does_not_elevate.
+ 8. test_container_without_dev_gets_no_host_devices.
+ 9. test_exec_relay_refuses_after_the_target_died (pid taken by a host process).
+10. test_fifo_in_a_bound_etc_file_does_not_hang_attach,
+    test_stuck_fuse_mount_in_the_container_does_not_hang_attach (5 s),
+    test_signal_during_setup_ends_attach_within_a_second (TERM, INT, HUP).
+11. test_sigkill_of_cntr_leaves_nothing_in_the_container,
+    test_container_killing_the_reaper_leaves_nothing (no process, no zombie).
 """
 
 import ctypes
