@@ -1146,7 +1146,9 @@ def test_exec_relay_refuses_after_the_target_died(base_dir, backend):
         assert not ran_on_host, "`cntr exec` through the relay ran in the host's namespaces %r (pid %d was %s): %s" % (
             ran_on_host, target, "taken by a host process" if host_proc else "free", text[:700])
         assert st.get("Uid", "").split()[:1] != ["0"], "the relayed command ran as root: %s" % text[:700]
-        assert rc_line and rc_line[0] != "exec-rc=0", "`cntr exec` after the target died did not fail: %r" % text
+        assert rc_line, "the session ended before `cntr exec` ran in it (cntr exited %r, stderr %r): the spec " \
+            "wants the session to stay and the relay to refuse" % (proc.returncode, err)
+        assert rc_line[0] != "exec-rc=0", "`cntr exec` after the target died did not fail: %r" % text
         msgs = [x for x in err.decode(errors="replace").splitlines() if x.startswith("cntr: ")]
         assert msgs, "no error from cntr explaining why the relay refused: %r" % err
         assert host_proc is not None, "the test could not give pid %d to a host process (the relay did refuse)" % target
