@@ -83,7 +83,7 @@ BACKENDS = ("cntrfs", "bind")
 ATTACKS = ("root", "cwd", "root-read", "cwd-read", "root-create", "cwd-create", "fd", "fd-read",
            "environ", "mem", "ptrace", "pidfd-getfd", "fd1-write")
 DENIED_BY = ("EACCES", "EPERM")
-# A session lasts at most this long; the attacker runs at most this long (ms).
+# The attacker gives up after this long (ms) if the test does not stop it first.
 ATTACK_MS = 30000
 
 
