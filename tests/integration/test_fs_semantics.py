@@ -665,11 +665,23 @@ def test_many_lookups_and_forgets_keep_serving(env):
 # options with visible effects
 # ---------------------------------------------------------------------------
 
+def _switches(pid, tid):
+    with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+        return sum(int(line.split()[1]) for line in f
+                   if line.startswith(("voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:")))
+
+
 def test_threads_option_serves_parallel_readers(mount_factory):
-    e = mount_factory(["--threads", "4", "--no-passthrough"])
+    # Through /dev/fuse, where --threads sets the number of workers (ring threads are one
+    # per CPU queue, whatever --threads says).
+    e = mount_factory(["--threads", "4", "--no-passthrough", "--no-io-uring"])
     data = random.Random(5).randbytes(1 << 20)
     for i in range(8):
         write_file(e.s("f%d" % i), data)
+    pid = e.server.proc.pid
+    workers = H.named_threads(pid, "cntrfs-dev")
+    assert len(workers) == 4, workers
+    before = {t: _switches(pid, t) for t in workers}
 
     def reader(i):
         for _ in range(5):
@@ -680,6 +692,8 @@ def test_threads_option_serves_parallel_readers(mount_factory):
     import concurrent.futures as cf
     with cf.ThreadPoolExecutor(8) as ex:
         assert all(ex.map(reader, range(8)))
+    served = [t for t in workers if _switches(pid, t) > before[t]]
+    assert len(served) >= 2, "only %d of the 4 workers served the 8 parallel readers" % len(served)
 
 
 def test_no_keep_cache_rereads_changed_backing_data(mount_factory):
