@@ -71,6 +71,9 @@ def test_kill9_makes_new_accesses_fail_with_enotconn_quickly(env, fuse_transport
                              errno_of(os.listdir, env.mnt),
                              errno_of(lambda: open(env.m("new"), "w")),
                              errno_of(os.mkdir, env.m("d"))], timeout=10)
+    # "at once" (README): a fork and four failing calls, nothing that waits for a timeout.
+    took = time.monotonic() - t0
+    assert took < 1.0, "the four accesses took %.2f s to fail: %r" % (took, got)
     if fuse_transport == "uring":
         # The kernel tears a dead server's io_uring down a moment after the process is gone;
         # a request made in between fails with ECONNABORTED instead (measured: the first one),
@@ -78,7 +81,6 @@ def test_kill9_makes_new_accesses_fail_with_enotconn_quickly(env, fuse_transport
         assert got[0] in ("ENOTCONN",) + RING_TEARDOWN_ERRORS, got
         got[0] = "ENOTCONN"
     assert got == ["ENOTCONN"] * 4
-    assert time.monotonic() - t0 < 5
     assert H.mount_at(env.mnt) is not None  # still mounted, but dead
     r = subprocess.run(["umount", "-l", env.mnt], capture_output=True, timeout=20)
     assert r.returncode == 0, r.stderr
