@@ -170,7 +170,8 @@ def test_lazy_umount_with_an_open_file_keeps_it_working_then_server_exits_0(env)
     forget(env)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT],
+                         ids=["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT"])
 def test_signal_unmounts_and_exits_0(env, sig):
     with open(env.m("f"), "w") as f:
         f.write("x")
