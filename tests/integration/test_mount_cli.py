@@ -10,6 +10,7 @@ import subprocess
 import pytest
 
 import cntr_helpers as H
+import fsstats
 
 
 def project_version():
@@ -260,6 +261,60 @@ def test_options_after_the_operands_are_accepted(mount_factory):
     assert H.wait_until(e.server._mounted_entry, 10), e.server.stderr()
     e.server.majmin = H.mount_at(e.mnt)["majmin"]
     assert "ro" in H.mount_at(e.mnt)["opts"]
+
+
+# ---------------------------------------------------------------------------
+# --stats
+# ---------------------------------------------------------------------------
+
+def _stats_workload(e):
+    os.mkdir(e.m("d1"))
+    os.mkdir(e.m("d2"))
+    os.symlink("target", e.m("d1/l"))
+    os.unlink(e.m("d1/l"))
+    os.rmdir(e.m("d2"))
+    os.statvfs(e.mnt)
+
+
+@pytest.mark.parametrize("how", ["umount", "SIGTERM"])
+def test_stats_prints_requests_per_opcode_at_unmount(mount_factory, how):
+    """--stats: one line per opcode seen, with its count and average handling time, then the
+    total and how many came through io_uring, printed when the mount ends (by umount or by a
+    stop signal) and not before."""
+    import signal
+    e = mount_factory(["--stats"])
+    _stats_workload(e)
+    server = e.server
+    assert fsstats.HEADER not in server.stderr(), "the table came before the unmount"
+    if how == "umount":
+        assert e.stop() == []
+    else:
+        server.proc.send_signal(signal.SIGTERM)
+        assert server.wait_exit(10) == 0, server.stderr()
+        assert H.mount_at(e.mnt) is None
+        e.server = None
+        server.force_cleanup()
+    err = server.stderr()
+    assert err.count(fsstats.HEADER) == 1, err
+    lines = err[err.index(fsstats.HEADER):].splitlines()[1:]
+    rows = [re.match(r"^cntr:   ([A-Z_0-9]+)\s+(\d+)\s+(\d+\.\d) us$", line) for line in lines[:-2]]
+    assert rows and all(rows), lines
+    stats = fsstats.parse(err)
+    for op, n in (("MKDIR", 2), ("SYMLINK", 1), ("UNLINK", 1), ("RMDIR", 1), ("INIT", 1)):
+        assert stats.get(op) == n, (op, stats)
+    assert stats.get("STATFS", 0) >= 1, stats  # (statfs of all mounts by others counts too)
+    per_op = {m.group(1): int(m.group(2)) for m in rows}
+    assert stats["total"] == sum(per_op.values()), stats
+    assert 0 <= stats["via io_uring"] <= stats["total"] - 1, stats  # INIT never comes through the ring
+    assert re.match(r"^cntr:   total\s+\d+\s+\d+\.\d us$", lines[-2]), lines[-2]
+
+
+def test_no_stats_table_without_the_option(mount_factory):
+    e = mount_factory([])
+    _stats_workload(e)
+    server = e.server
+    assert e.stop() == []
+    assert server.stderr() == ""
 
 
 # ---------------------------------------------------------------------------
