@@ -431,3 +431,61 @@ def test_mount_t_with_bad_source_fails_and_mounts_nothing(helper, dirs):
     finally:
         _cleanup_mount(dirs["mnt"])
     _assert_nothing_left(dirs, before)
+
+
+# The helper as `meson install` puts it (README: "meson install also installs
+# /sbin/mount.fuse.cntrfs"), not one the test makes: installed into a DESTDIR, then put in
+# place in a private mount namespace, where mount(8) must find and run it.
+INSTALLED_HELPER_SCRIPT = r'''
+set -eu
+mount --bind "$DEST$BINDIR" "$BINDIR"
+mount --bind "$DEST/sbin" /sbin
+mount -t fuse.cntrfs -o ro,noatime "$SRC" "$MNT"
+grep " $MNT " /proc/self/mountinfo
+cat "$MNT/hello"; echo
+for p in /proc/[0-9]*; do
+    if tr '\0' '\n' < "$p/cmdline" 2>/dev/null | grep -qxF "$MNT"; then
+        echo "server exe $(stat -L -c %d:%i "$p/exe")"
+        pid=${p#/proc/}
+    fi
+done
+umount "$MNT"
+i=0
+while [ -e "/proc/$pid" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+[ ! -e "/proc/$pid" ] && echo "server gone"
+'''
+
+
+def _meson_option(build, name):
+    import json
+    r = H.run_cmd(["meson", "introspect", build, "--buildoptions"], timeout=60)
+    assert r.returncode == 0, r.stderr.decode()
+    return {o["name"]: o["value"] for o in json.loads(r.stdout)}[name]
+
+
+def test_installed_mount_helper_serves_mount_t_fuse_cntrfs(dirs):
+    build = os.path.dirname(os.path.abspath(H.cntr_bin()))
+    assert os.path.isfile(os.path.join(build, "build.ninja")), "CNTR_BIN is not in a meson build directory"
+    dest = os.path.join(dirs["work"], "destdir")
+    r = H.run_cmd(["meson", "install", "-C", build, "--no-rebuild", "--quiet", "--destdir", dest], timeout=120)
+    assert r.returncode == 0, (r.stdout + r.stderr).decode()
+    bindir = os.path.join(_meson_option(build, "prefix"), _meson_option(build, "bindir"))
+    helper = os.path.join(dest, "sbin", "mount.fuse.cntrfs")
+    installed = dest + os.path.join(bindir, "cntr")
+    assert os.path.islink(helper) and os.readlink(helper) == os.path.join(bindir, "cntr"), helper
+    assert os.access(installed, os.X_OK)
+    assert os.path.isdir(bindir), "%s must exist to put the installed binary there" % bindir
+    with open(os.path.join(dirs["src"], "hello"), "w") as f:
+        f.write("via the installed helper")
+    env = dict(os.environ, DEST=dest, BINDIR=bindir, SRC=dirs["src"], MNT=dirs["mnt"])
+    r = H.run_cmd(["unshare", "-m", "--propagation", "private", "sh", "-c", INSTALLED_HELPER_SCRIPT],
+                  timeout=60, env=env)
+    out = r.stdout.decode()
+    assert r.returncode == 0, out + r.stderr.decode()
+    lines = out.splitlines()
+    assert " - fuse.cntrfs %s " % dirs["src"] in lines[0] and "ro," in lines[0] and "noatime" in lines[0], out
+    assert lines[1] == "via the installed helper", out
+    st = os.stat(installed)
+    assert "server exe %d:%d" % (st.st_dev, st.st_ino) in lines, (out, st.st_dev, st.st_ino)
+    assert lines[-1] == "server gone", out
+    assert H.mount_at(dirs["mnt"]) is None  # it never was, outside the namespace
