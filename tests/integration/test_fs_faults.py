@@ -34,20 +34,30 @@ def forget(env):
 
 
 def _busy_loop(mnt, seconds):
-    """Hammers the mount until an access fails; returns (errno name, seconds it kept failing after)."""
+    """Hammers the mount until an access fails. Returns when the first error came, which
+    operation got it and when that operation started, the errno name, how many rounds
+    succeeded and when the last one ended (CLOCK_MONOTONIC, comparable across processes)."""
     deadline = time.monotonic() + seconds
     i = 0
+    last_ok = None
     while time.monotonic() < deadline:
         i += 1
         p = os.path.join(mnt, "busy-%d" % (i % 50))
+        op, t_op = "open", time.monotonic()
         try:
             with open(p, "wb") as f:
+                op, t_op = "write", time.monotonic()
                 f.write(b"x" * 4096)
+                op, t_op = "close", time.monotonic()
+            op, t_op = "stat", time.monotonic()
             os.stat(p)
+            op, t_op = "listdir", time.monotonic()
             os.listdir(mnt)
         except OSError as e:
-            return errno.errorcode.get(e.errno, str(e.errno))
-    return "no error"
+            return {"errno": errno.errorcode.get(e.errno, str(e.errno)), "op": op, "op_started": t_op,
+                    "failed_at": time.monotonic(), "rounds": i - 1, "last_ok": last_ok}
+        last_ok = time.monotonic()
+    return {"errno": "no error", "rounds": i, "last_ok": last_ok}
 
 
 def test_kill9_makes_new_accesses_fail_with_enotconn_quickly(env, fuse_transport):
@@ -61,6 +71,9 @@ def test_kill9_makes_new_accesses_fail_with_enotconn_quickly(env, fuse_transport
                              errno_of(os.listdir, env.mnt),
                              errno_of(lambda: open(env.m("new"), "w")),
                              errno_of(os.mkdir, env.m("d"))], timeout=10)
+    # "at once" (README): a fork and four failing calls, nothing that waits for a timeout.
+    took = time.monotonic() - t0
+    assert took < 1.0, "the four accesses took %.2f s to fail: %r" % (took, got)
     if fuse_transport == "uring":
         # The kernel tears a dead server's io_uring down a moment after the process is gone;
         # a request made in between fails with ECONNABORTED instead (measured: the first one),
@@ -68,7 +81,6 @@ def test_kill9_makes_new_accesses_fail_with_enotconn_quickly(env, fuse_transport
         assert got[0] in ("ENOTCONN",) + RING_TEARDOWN_ERRORS, got
         got[0] = "ENOTCONN"
     assert got == ["ENOTCONN"] * 4
-    assert time.monotonic() - t0 < 5
     assert H.mount_at(env.mnt) is not None  # still mounted, but dead
     r = subprocess.run(["umount", "-l", env.mnt], capture_output=True, timeout=20)
     assert r.returncode == 0, r.stderr
@@ -77,26 +89,38 @@ def test_kill9_makes_new_accesses_fail_with_enotconn_quickly(env, fuse_transport
 
 
 def test_kill9_while_a_process_is_busy_on_the_mount_unblocks_it(env, fuse_transport):
+    """A process hammering the mount when the server is killed gets an error at once, from the
+    kill and not before it. Measured over 60 kills: ECONNABORTED for a request in flight when
+    the kernel aborts the connection (fs/fuse/dev.c, end_requests), ENOTCONN for one made
+    after it, and with io_uring also ECANCELED for one being handed to the dead server's ring
+    thread; never EIO, which would be a reply from a live server."""
     import threading
     res = {}
 
     def worker():
         try:
-            res["got"] = run_child(_busy_loop, env.mnt, 30, timeout=40)
+            res.update(run_child(_busy_loop, env.mnt, 30, timeout=40))
         except Exception as e:  # noqa: BLE001
-            res["got"] = repr(e)
+            res["errno"] = repr(e)
 
     t = threading.Thread(target=worker)
     t.start()
-    time.sleep(1.0)
+    # Busy: every one of its 50 names written at least once (49 full rounds and the open of
+    # the 50th at least), and still going.
+    H.wait_until(lambda: len(os.listdir(env.src)) >= 50 or not t.is_alive(), 10)
     killed_at = time.monotonic()
     env.server.proc.kill()
     t.join(15)
     assert not t.is_alive(), "the process using the mount is still blocked 15 s after kill -9"
-    # An aborted connection ends requests in flight with ECONNABORTED on either transport.
-    allowed = ("ENOTCONN", "ECONNABORTED", "EIO") + (RING_TEARDOWN_ERRORS if fuse_transport == "uring" else ())
-    assert res["got"] in allowed, res
-    assert time.monotonic() - killed_at < 10
+    assert "failed_at" in res, "the busy process got no error: %r" % res
+    assert res["failed_at"] > killed_at, "its error came %.3f s before the kill: %r" % (
+        killed_at - res["failed_at"], res)
+    assert res["rounds"] >= 49 and res["last_ok"] > killed_at - 0.5, (
+        "the process was not busy on the mount when the server was killed: %r" % res)
+    assert res["failed_at"] - killed_at < 1.0, "the error came %.2f s after the kill" % (
+        res["failed_at"] - killed_at)
+    allowed = ("ENOTCONN", "ECONNABORTED") + (("ECANCELED",) if fuse_transport == "uring" else ())
+    assert res["errno"] in allowed, res
     subprocess.run(["umount", "-l", env.mnt], timeout=20)
     forget(env)
 
@@ -147,7 +171,8 @@ def test_lazy_umount_with_an_open_file_keeps_it_working_then_server_exits_0(env)
     forget(env)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT],
+                         ids=["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT"])
 def test_signal_unmounts_and_exits_0(env, sig):
     with open(env.m("f"), "w") as f:
         f.write("x")

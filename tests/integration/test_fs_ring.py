@@ -10,6 +10,7 @@ import os
 import pytest
 
 import cntr_helpers as H
+import fsstats
 
 STATS = 2000
 PARAM = "/sys/module/fuse/parameters/enable_uring"
@@ -21,24 +22,21 @@ def ring_threads(pid):
     return H.named_threads(pid, "cntrfs-ring")
 
 
+def stopped_stats(e):
+    """Unmounts e and returns its --stats counts."""
+    server = e.server
+    assert e.stop() == []
+    return fsstats.parse(server.stderr())
 
 
-
-def switches(pid, tids):
-    """Times these threads gave up the CPU: each request they serve is one more (they sleep
-    until it comes, or, as SCHED_IDLE, the woken caller preempts them)."""
-    total = 0
-    for tid in tids:
-        with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
-            for line in f:
-                if line.startswith(("voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:")):
-                    total += int(line.split()[1])
-    return total
+# What the kernel still sends through /dev/fuse while a ring is up (fs/fuse/dev_uring.c:
+# forgets and interrupts stay on /dev/fuse), and INIT, which comes before the ring exists.
+DEV_ONLY = ("INIT", "FORGET", "BATCH_FORGET", "INTERRUPT")
 
 
 def test_ring_serves_requests(mount_factory, uring_param):
     uring_param(True)
-    e = mount_factory(["-v", "--attr-timeout", "0"])
+    e = mount_factory(["-v", "--stats", "--attr-timeout", "0"])
     err = H.settled_stderr(e, "FUSE over io_uring")
     ncpu = len(os.sched_getaffinity(0))
     assert "FUSE over io_uring: " in err, err
@@ -46,18 +44,20 @@ def test_ring_serves_requests(mount_factory, uring_param):
     assert len(tids) >= 2 * ncpu, tids
     with open(e.s("f"), "w") as f:
         f.write("data")
-    before = switches(e.server.proc.pid, tids)
     for _ in range(STATS):
         os.stat(e.m("f"))  # attr timeout 0: every stat is a GETATTR
-    after = switches(e.server.proc.pid, tids)
-    assert after - before >= STATS, "ring threads woke %d times for %d requests" % (after - before, STATS)
     with open(e.m("f")) as f:
         assert f.read() == "data"
+    stats = stopped_stats(e)
+    assert stats.get("GETATTR", 0) >= STATS, stats
+    dev_only = sum(stats.get(op, 0) for op in DEV_ONLY)
+    assert stats["via io_uring"] == stats["total"] - dev_only, (
+        "requests other than %s reached the server through /dev/fuse: %r" % ("/".join(DEV_ONLY), stats))
 
 
 def test_kernel_without_ring(mount_factory, uring_param):
     uring_param(False)
-    e = mount_factory(["-v"])
+    e = mount_factory(["-v", "--stats"])
     err = H.settled_stderr(e, "FUSE over io_uring")
     assert "FUSE over io_uring not offered by the kernel" in err, err
     assert not ring_threads(e.server.proc.pid)
@@ -65,13 +65,17 @@ def test_kernel_without_ring(mount_factory, uring_param):
         f.write("still works")
     with open(e.s("g")) as f:
         assert f.read() == "still works"
+    stats = stopped_stats(e)
+    assert stats["via io_uring"] == 0 and stats.get("CREATE", 0) >= 1, stats
 
 
 def test_switched_off(mount_factory, uring_param):
     uring_param(True)
-    e = mount_factory(["-v", "--no-io-uring"])
+    e = mount_factory(["-v", "--stats", "--no-io-uring"])
     err = H.settled_stderr(e, "cntr: FUSE 7.")
     assert "io_uring" not in err, err
     assert not ring_threads(e.server.proc.pid)
     os.mkdir(e.m("d"))
     assert os.path.isdir(e.s("d"))
+    stats = stopped_stats(e)
+    assert stats["via io_uring"] == 0 and stats.get("MKDIR", 0) == 1, stats

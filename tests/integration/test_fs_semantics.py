@@ -17,6 +17,7 @@ import time
 import pytest
 
 import cntr_helpers as H
+import fsstats
 from cntr_helpers import run_child
 
 O_CREAT, O_WRONLY, O_RDONLY, O_RDWR = os.O_CREAT, os.O_WRONLY, os.O_RDONLY, os.O_RDWR
@@ -52,9 +53,7 @@ def errno_of(fn, *args, **kw):
 MAP_ARGS = ["--uid-map", "0:1000:10", "--gid-map", "0:2000:10"]
 
 
-@pytest.fixture
-def mapped(mount_factory):
-    e = mount_factory(MAP_ARGS, name="mapped", start=False)
+def populate_mapped(e):
     os.chmod(e.src, 0o755)
     write_file(e.s("f0"), mode=0o644)
     write_file(e.s("f5"), mode=0o644, uid=5, gid=7)
@@ -63,6 +62,12 @@ def mapped(mount_factory):
     os.mkdir(e.s("d3"))
     os.chown(e.s("d3"), 3, 3)
     os.chmod(e.s("d3"), 0o755)
+
+
+@pytest.fixture
+def mapped(mount_factory):
+    e = mount_factory(MAP_ARGS, name="mapped", start=False)
+    populate_mapped(e)
     return e.start()
 
 
@@ -82,10 +87,38 @@ def test_uidmap_unmapped_ids_show_as_65534(mapped):
     assert owner(mapped.m("f50")) == (65534, 65534)
 
 
-def test_uidmap_readdirplus_and_lookup_agree_on_owner(mapped):
-    for e in os.scandir(mapped.mnt):
-        st = e.stat(follow_symlinks=False)
-        assert (st.st_uid, st.st_gid) == owner(mapped.m(e.name))
+def shifted_owner(path):
+    """The owner MAP_ARGS should show for the backing file path (65534 where unmapped)."""
+    uid, gid = owner(path)
+    return (uid + 1000 if uid < 10 else 65534, gid + 2000 if gid < 10 else 65534)
+
+
+@pytest.mark.parametrize("how", ["readdirplus", "lookup"])
+def test_uidmap_owner_from_readdirplus_and_from_lookup_is_the_shifted_backing_owner(mount_factory, how):
+    """The attributes of a listed name come from READDIRPLUS; with --no-readdirplus, from a
+    LOOKUP of each name. Either way they must be the backing file's owner, shifted. (Comparing
+    the two within one mount proves nothing: the second stat is served from the attributes
+    the first one cached.) --stats shows which request really served them."""
+    args = MAP_ARGS + ["--stats", "--attr-timeout", "60", "--entry-timeout", "60"]
+    if how == "lookup":
+        args.append("--no-readdirplus")
+    e = mount_factory(args, name="mapped", start=False)
+    populate_mapped(e)
+    e.start()
+    want = {n: shifted_owner(e.s(n)) for n in os.listdir(e.src)}
+    assert {(1000, 2000), (1005, 2007), (1003, 2003), (65534, 65534)} <= set(want.values()), want
+    got = {}
+    for ent in os.scandir(e.mnt):
+        st = ent.stat(follow_symlinks=False)
+        got[ent.name] = (st.st_uid, st.st_gid)
+    assert got == want
+    server = e.server
+    assert e.stop() == []
+    stats = fsstats.parse(server.stderr())
+    if how == "readdirplus":
+        assert stats.get("READDIRPLUS", 0) >= 1 and stats.get("LOOKUP", 0) == 0, stats
+    else:
+        assert stats.get("READDIRPLUS", 0) == 0 and stats.get("LOOKUP", 0) >= len(want), stats
 
 
 def test_uidmap_file_created_by_outside_user_is_owned_by_inside_id_on_disk(mapped):
@@ -135,8 +168,8 @@ def test_uidmap_chown_to_unmapped_id_fails_and_changes_nothing(mapped):
     for uid, gid in ((3000, -1), (-1, 5)):  # gid 5 is an inside id, not an outside one
         got[(uid, gid)] = errno_of(os.chown, mapped.m("f5"), uid, gid)
         got[(uid, gid, "disk owner after")] = owner(mapped.s("f5"))
-    assert got[(3000, -1)] != "ok" and got[(-1, 5)] != "ok", got
-    assert owner(mapped.s("f5")) == (5, 7), got
+    assert got == {(3000, -1): "EOVERFLOW", (3000, -1, "disk owner after"): (5, 7),
+                   (-1, 5): "EOVERFLOW", (-1, 5, "disk owner after"): (5, 7)}, got
 
 
 def test_uidmap_translates_ids_in_posix_acls(mapped):
@@ -632,11 +665,23 @@ def test_many_lookups_and_forgets_keep_serving(env):
 # options with visible effects
 # ---------------------------------------------------------------------------
 
+def _switches(pid, tid):
+    with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+        return sum(int(line.split()[1]) for line in f
+                   if line.startswith(("voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:")))
+
+
 def test_threads_option_serves_parallel_readers(mount_factory):
-    e = mount_factory(["--threads", "4", "--no-passthrough"])
+    # Through /dev/fuse, where --threads sets the number of workers (ring threads are one
+    # per CPU queue, whatever --threads says).
+    e = mount_factory(["--threads", "4", "--no-passthrough", "--no-io-uring"])
     data = random.Random(5).randbytes(1 << 20)
     for i in range(8):
         write_file(e.s("f%d" % i), data)
+    pid = e.server.proc.pid
+    workers = H.named_threads(pid, "cntrfs-dev")
+    assert len(workers) == 4, workers
+    before = {t: _switches(pid, t) for t in workers}
 
     def reader(i):
         for _ in range(5):
@@ -647,17 +692,22 @@ def test_threads_option_serves_parallel_readers(mount_factory):
     import concurrent.futures as cf
     with cf.ThreadPoolExecutor(8) as ex:
         assert all(ex.map(reader, range(8)))
+    served = [t for t in workers if _switches(pid, t) > before[t]]
+    assert len(served) >= 2, "only %d of the 4 workers served the 8 parallel readers" % len(served)
 
 
-def test_no_keep_cache_rereads_changed_backing_data(mount_factory):
-    e = mount_factory(ZERO + ["--no-keep-cache", "--no-passthrough"])
+@pytest.mark.parametrize("keep", [True, False], ids=["keep-cache", "no-keep-cache"])
+def test_no_keep_cache_rereads_changed_backing_data(mount_factory, keep):
+    """A change on the backing side that leaves size and mtime alone is seen at the next open
+    only with --no-keep-cache; by default the kernel keeps the cached pages (the control)."""
+    e = mount_factory(ZERO + ["--no-passthrough"] + ([] if keep else ["--no-keep-cache"]))
     write_file(e.s("f"), b"A" * 4096)
     assert read_file(e.m("f")) == b"A" * 4096
     st = os.stat(e.s("f"))
     with open(e.s("f"), "r+b") as f:  # same size, same mtime: only dropping the cache shows it
         f.write(b"B" * 4096)
     os.utime(e.s("f"), ns=(st.st_atime_ns, st.st_mtime_ns))
-    assert read_file(e.m("f")) == b"B" * 4096
+    assert read_file(e.m("f")) == (b"A" if keep else b"B") * 4096
 
 
 def test_noexec_and_nosuid_nodev_options(mount_factory):

@@ -6,11 +6,11 @@ import os
 import re
 import stat
 import subprocess
-import time
 
 import pytest
 
 import cntr_helpers as H
+import fsstats
 
 
 def project_version():
@@ -43,8 +43,9 @@ def test_help_prints_usage_with_the_mount_command(args):
     r = run(args)
     assert r.returncode == 0, r.stderr
     out = r.stdout.decode()
-    assert "Usage" in out or "usage" in out
-    assert "mount" in out
+    assert out.startswith("Usage: cntr COMMAND [ARGS...]\n"), out[:200]
+    assert re.search(r"^  mount\b", out, re.M), out
+    assert r.stderr == b""
 
 
 def test_mount_help_lists_the_documented_options():
@@ -69,10 +70,12 @@ def test_unknown_subcommand_is_an_error():
     assert_one_error_line(run(["frobnicate"]))
 
 
-def test_no_subcommand_is_an_error():
+def test_no_subcommand_is_a_usage_error():
+    """Exit status 2 (usage, as the man page says) with the usage on stderr, nothing on stdout."""
     r = run([])
-    assert r.returncode != 0
-    assert r.stderr.decode().startswith("cntr: ") or b"Usage" in r.stderr + r.stdout
+    assert r.returncode == 2, r.returncode
+    assert r.stderr.decode().startswith("Usage: cntr COMMAND [ARGS...]\n"), r.stderr[:200]
+    assert r.stdout == b""
 
 
 # ---------------------------------------------------------------------------
@@ -127,13 +130,15 @@ def _fill(args, d):
 
 
 def _assert_nothing_left(d, before):
-    time.sleep(0.2)  # a detached child would have had time to mount
+    # Only a cntr process can still mount something: once none is left under the test
+    # directory (a detached child included), nothing can appear any more.
+    gone = H.wait_until(lambda: not [p for p in H.server_pids_for_prefix(d["work"]) if H.pid_alive(p)], 10)
+    assert gone, "a cntr process was left running: %r" % H.server_pids_for_prefix(d["work"])
     assert H.mount_at(d["mnt"]) is None, "something got mounted on MNT"
     assert H.mount_at(d["src"]) is None
     # (other FUSE mounts may come and go on this machine: look only at ours)
     assert H.mounts_under(d["work"]) == [], "a mount appeared under the test directory"
     assert not [m for m in H.mounts() if m["source"] in (d["src"], d["missing"], d["file"])]
-    assert H.server_pids_for_prefix(d["work"]) == [], "a cntr process was left running"
 
 
 @pytest.mark.parametrize("foreground", [False, True], ids=["detached", "foreground"])
@@ -259,6 +264,60 @@ def test_options_after_the_operands_are_accepted(mount_factory):
 
 
 # ---------------------------------------------------------------------------
+# --stats
+# ---------------------------------------------------------------------------
+
+def _stats_workload(e):
+    os.mkdir(e.m("d1"))
+    os.mkdir(e.m("d2"))
+    os.symlink("target", e.m("d1/l"))
+    os.unlink(e.m("d1/l"))
+    os.rmdir(e.m("d2"))
+    os.statvfs(e.mnt)
+
+
+@pytest.mark.parametrize("how", ["umount", "SIGTERM"])
+def test_stats_prints_requests_per_opcode_at_unmount(mount_factory, how):
+    """--stats: one line per opcode seen, with its count and average handling time, then the
+    total and how many came through io_uring, printed when the mount ends (by umount or by a
+    stop signal) and not before."""
+    import signal
+    e = mount_factory(["--stats"])
+    _stats_workload(e)
+    server = e.server
+    assert fsstats.HEADER not in server.stderr(), "the table came before the unmount"
+    if how == "umount":
+        assert e.stop() == []
+    else:
+        server.proc.send_signal(signal.SIGTERM)
+        assert server.wait_exit(10) == 0, server.stderr()
+        assert H.mount_at(e.mnt) is None
+        e.server = None
+        server.force_cleanup()
+    err = server.stderr()
+    assert err.count(fsstats.HEADER) == 1, err
+    lines = err[err.index(fsstats.HEADER):].splitlines()[1:]
+    rows = [re.match(r"^cntr:   ([A-Z_0-9]+)\s+(\d+)\s+(\d+\.\d) us$", line) for line in lines[:-2]]
+    assert rows and all(rows), lines
+    stats = fsstats.parse(err)
+    for op, n in (("MKDIR", 2), ("SYMLINK", 1), ("UNLINK", 1), ("RMDIR", 1), ("INIT", 1)):
+        assert stats.get(op) == n, (op, stats)
+    assert stats.get("STATFS", 0) >= 1, stats  # (statfs of all mounts by others counts too)
+    per_op = {m.group(1): int(m.group(2)) for m in rows}
+    assert stats["total"] == sum(per_op.values()), stats
+    assert 0 <= stats["via io_uring"] <= stats["total"] - 1, stats  # INIT never comes through the ring
+    assert re.match(r"^cntr:   total\s+\d+\s+\d+\.\d us$", lines[-2]), lines[-2]
+
+
+def test_no_stats_table_without_the_option(mount_factory):
+    e = mount_factory([])
+    _stats_workload(e)
+    server = e.server
+    assert e.stop() == []
+    assert server.stderr() == ""
+
+
+# ---------------------------------------------------------------------------
 # the mount(8) helper
 # ---------------------------------------------------------------------------
 
@@ -372,3 +431,61 @@ def test_mount_t_with_bad_source_fails_and_mounts_nothing(helper, dirs):
     finally:
         _cleanup_mount(dirs["mnt"])
     _assert_nothing_left(dirs, before)
+
+
+# The helper as `meson install` puts it (README: "meson install also installs
+# /sbin/mount.fuse.cntrfs"), not one the test makes: installed into a DESTDIR, then put in
+# place in a private mount namespace, where mount(8) must find and run it.
+INSTALLED_HELPER_SCRIPT = r'''
+set -eu
+mount --bind "$DEST$BINDIR" "$BINDIR"
+mount --bind "$DEST/sbin" /sbin
+mount -t fuse.cntrfs -o ro,noatime "$SRC" "$MNT"
+grep " $MNT " /proc/self/mountinfo
+cat "$MNT/hello"; echo
+for p in /proc/[0-9]*; do
+    if tr '\0' '\n' < "$p/cmdline" 2>/dev/null | grep -qxF "$MNT"; then
+        echo "server exe $(stat -L -c %d:%i "$p/exe")"
+        pid=${p#/proc/}
+    fi
+done
+umount "$MNT"
+i=0
+while [ -e "/proc/$pid" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+[ ! -e "/proc/$pid" ] && echo "server gone"
+'''
+
+
+def _meson_option(build, name):
+    import json
+    r = H.run_cmd(["meson", "introspect", build, "--buildoptions"], timeout=60)
+    assert r.returncode == 0, r.stderr.decode()
+    return {o["name"]: o["value"] for o in json.loads(r.stdout)}[name]
+
+
+def test_installed_mount_helper_serves_mount_t_fuse_cntrfs(dirs):
+    build = os.path.dirname(os.path.abspath(H.cntr_bin()))
+    assert os.path.isfile(os.path.join(build, "build.ninja")), "CNTR_BIN is not in a meson build directory"
+    dest = os.path.join(dirs["work"], "destdir")
+    r = H.run_cmd(["meson", "install", "-C", build, "--no-rebuild", "--quiet", "--destdir", dest], timeout=120)
+    assert r.returncode == 0, (r.stdout + r.stderr).decode()
+    bindir = os.path.join(_meson_option(build, "prefix"), _meson_option(build, "bindir"))
+    helper = os.path.join(dest, "sbin", "mount.fuse.cntrfs")
+    installed = dest + os.path.join(bindir, "cntr")
+    assert os.path.islink(helper) and os.readlink(helper) == os.path.join(bindir, "cntr"), helper
+    assert os.access(installed, os.X_OK)
+    assert os.path.isdir(bindir), "%s must exist to put the installed binary there" % bindir
+    with open(os.path.join(dirs["src"], "hello"), "w") as f:
+        f.write("via the installed helper")
+    env = dict(os.environ, DEST=dest, BINDIR=bindir, SRC=dirs["src"], MNT=dirs["mnt"])
+    r = H.run_cmd(["unshare", "-m", "--propagation", "private", "sh", "-c", INSTALLED_HELPER_SCRIPT],
+                  timeout=60, env=env)
+    out = r.stdout.decode()
+    assert r.returncode == 0, out + r.stderr.decode()
+    lines = out.splitlines()
+    assert " - fuse.cntrfs %s " % dirs["src"] in lines[0] and "ro," in lines[0] and "noatime" in lines[0], out
+    assert lines[1] == "via the installed helper", out
+    st = os.stat(installed)
+    assert "server exe %d:%d" % (st.st_dev, st.st_ino) in lines, (out, st.st_dev, st.st_ino)
+    assert lines[-1] == "server gone", out
+    assert H.mount_at(dirs["mnt"]) is None  # it never was, outside the namespace
