@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "lsm.h"
@@ -61,19 +62,21 @@ static int parse_effective(const char *text, const char *key, uint32_t *out)
 	return end == p ? -EINVAL : 0;
 }
 
-/* Blank-separated decimal numbers up to the end of the line. */
+/* Blank-separated decimal numbers up to the end of the line; -EINVAL on junk or overflow. */
 static int parse_numbers(const char *p, long *out, int max)
 {
 	int n = 0;
 
-	if (!p)
-		return 0;
-	while (*p && *p != '\n' && n < max) {
+	while (*p == ' ' || *p == '\t')
+		p++;
+	while (*p && *p != '\n') {
 		char *end;
-		long v = strtol(p, &end, 10);
+		long v;
 
-		if (end == p)
-			break;
+		errno = 0;
+		v = strtol(p, &end, 10);
+		if (end == p || errno || v < 0 || n == max)
+			return -EINVAL;
 		out[n++] = v;
 		for (p = end; *p == ' ' || *p == '\t';)
 			p++;
@@ -81,43 +84,84 @@ static int parse_numbers(const char *p, long *out, int max)
 	return n;
 }
 
+/* A decimal number at p (the rest of the line may follow), or -EINVAL. */
+static int parse_decimal(const char *p, int base, int *out)
+{
+	char *end;
+	long v;
+
+	if (!p)
+		return -EINVAL;
+	errno = 0;
+	v = strtol(p, &end, base);
+	if (end == p || errno || v < 0 || v > 0x7fffffff)
+		return -EINVAL;
+	*out = (int)v;
+	return 0;
+}
+
+static int parse_groups(const char *text, struct proc_status *st)
+{
+	const char *p = field(text, "Groups");
+	long *groups;
+	int n;
+
+	if (!p)
+		return -EINVAL;
+	groups = malloc(CONTEXT_MAX_GROUPS * sizeof(long));
+	if (!groups)
+		return -ENOMEM;
+	n = parse_numbers(p, groups, CONTEXT_MAX_GROUPS);
+	if (n > 0 && !(st->groups = malloc((size_t)n * sizeof(gid_t))))
+		n = -ENOMEM;
+	for (int k = 0; k < n; k++)
+		st->groups[k] = (gid_t)groups[k];
+	free(groups);
+	if (n < 0)
+		return n;
+	st->ngroups = n;
+	return 0;
+}
+
+/*
+ * Every field the session's security depends on must be there: a missing
+ * NoNewPrivs or Seccomp line read as "off" would let the session shed them.
+ */
 int proc_status_parse(const char *text, struct proc_status *st)
 {
 	const char *p;
+	long pids[32];
+	int n, nnp;
 
 	memset(st, 0, sizeof(*st));
 	if (parse_effective(text, "Uid", &st->uid) < 0 ||
-	    parse_effective(text, "Gid", &st->gid) < 0)
-		return -EINVAL;
-	if (parse_hex(text, "CapInh", &st->cap_inh) < 0 ||
+	    parse_effective(text, "Gid", &st->gid) < 0 ||
+	    parse_hex(text, "CapInh", &st->cap_inh) < 0 ||
 	    parse_hex(text, "CapPrm", &st->cap_prm) < 0 ||
 	    parse_hex(text, "CapEff", &st->cap_eff) < 0 ||
-	    parse_hex(text, "CapBnd", &st->cap_bnd) < 0)
+	    parse_hex(text, "CapBnd", &st->cap_bnd) < 0 ||
+	    parse_hex(text, "CapAmb", &st->cap_amb) < 0 ||
+	    parse_decimal(field(text, "NoNewPrivs"), 10, &nnp) < 0 ||
+	    parse_decimal(field(text, "Seccomp"), 10, &st->seccomp) < 0 ||
+	    parse_decimal(field(text, "Umask"), 8, &st->umask) < 0 || !(p = field(text, "State")) ||
+	    !(p = field(text, "NSpid")) || (n = parse_numbers(p, pids, 32)) <= 0)
 		return -EINVAL;
-	parse_hex(text, "CapAmb", &st->cap_amb); /* 4.3+ */
-	{
-		long groups[CONTEXT_MAX_GROUPS];
-
-		st->ngroups = parse_numbers(field(text, "Groups"), groups, CONTEXT_MAX_GROUPS);
-		for (int k = 0; k < st->ngroups; k++)
-			st->groups[k] = (gid_t)groups[k];
-	}
-	p = field(text, "NoNewPrivs");
-	st->no_new_privs = p && *p == '1';
-	p = field(text, "Umask");
-	st->umask = p ? (int)strtol(p, NULL, 8) : -1;
-	p = field(text, "Seccomp");
-	st->seccomp = p ? (int)strtol(p, NULL, 10) : 0;
-	p = field(text, "State");
-	st->state = p ? *p : '?';
+	st->no_new_privs = nnp != 0;
+	st->state = *field(text, "State");
 	/* NSpid lists the pid in each nested namespace; the last is the innermost. */
-	{
-		long pids[32];
-		int n = parse_numbers(field(text, "NSpid"), pids, 32);
-
-		st->local_pid = n > 0 ? (pid_t)pids[n - 1] : 0;
+	st->local_pid = (pid_t)pids[n - 1];
+	if (parse_groups(text, st) < 0) {
+		proc_status_free(st);
+		return -EINVAL;
 	}
 	return 0;
+}
+
+void proc_status_free(struct proc_status *st)
+{
+	free(st->groups);
+	st->groups = NULL;
+	st->ngroups = 0;
 }
 
 static bool same_ns(int a_dirfd, int b_dirfd, const char *name)
@@ -158,25 +202,55 @@ out:
 	return r;
 }
 
-static void load_maps(struct context *c, int pid_dir)
+static int load_map(int pid_dir, const char *name, struct idmap *map, pid_t pid)
 {
-	char buf[8192];
+	char *text = read_file_alloc(pid_dir, name, NULL);
+	int r;
+
+	if (!text)
+		return log_errno(errno, "cannot read /proc/%d/%s", (int)pid, name);
+	r = idmap_parse(map, text);
+	free(text);
+	if (r < 0)
+		return log_errno(EINVAL, "cannot parse /proc/%d/%s", (int)pid, name);
+	return 0;
+}
+
+static int load_maps(struct context *c, int pid_dir)
+{
+	char buf[64];
 
 	c->userns = c->ns_fd[NS_USER] >= 0;
 	c->setgroups_allowed = true;
 	if (!c->userns)
-		return;
-	if (read_file_at(pid_dir, "uid_map", buf, sizeof(buf)) > 0)
-		idmap_parse(&c->uid_map, buf);
-	if (read_file_at(pid_dir, "gid_map", buf, sizeof(buf)) > 0)
-		idmap_parse(&c->gid_map, buf);
+		return 0;
+	if (load_map(pid_dir, "uid_map", &c->uid_map, c->pid) < 0 ||
+	    load_map(pid_dir, "gid_map", &c->gid_map, c->pid) < 0)
+		return -EINVAL;
 	if (read_file_at(pid_dir, "setgroups", buf, sizeof(buf)) > 0)
 		c->setgroups_allowed = strncmp(buf, "deny", 4) != 0;
+	return 0;
 }
 
-int context_load(struct context *c, pid_t pid)
+/* True if pidfd's process is alive and has number pid in our pid namespace. */
+static bool pidfd_is(int pidfd, pid_t pid)
 {
-	char path[64], buf[8192];
+	char path[64], *info, *p;
+	bool same;
+
+	if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
+	info = read_file_alloc(AT_FDCWD, path, NULL);
+	p = info ? strstr(info, "\nPid:") : NULL;
+	same = p && strtol(p + 5, NULL, 10) == pid;
+	free(info);
+	return same;
+}
+
+int context_load(struct context *c, pid_t pid, int pidfd)
+{
+	char path[64], buf[64], *status;
 	int pid_dir, r = 0;
 	ssize_t n;
 
@@ -187,10 +261,23 @@ int context_load(struct context *c, pid_t pid)
 	pid_dir = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (pid_dir < 0)
 		return log_errno(errno, "no process with pid %d", (int)pid);
+	/* Alive now, so /proc/PID opened before is that process: numbers are not reused while alive. */
+	if (pidfd >= 0 && !pidfd_is(pidfd, pid)) {
+		close(pid_dir);
+		return log_errno(ESRCH, "process %d has exited", (int)pid);
+	}
 
-	if (read_file_at(pid_dir, "status", buf, sizeof(buf)) < 0 ||
-	    proc_status_parse(buf, &c->status) < 0) {
-		r = log_errno(ESRCH, "cannot read the status of process %d", (int)pid);
+	/* Read whole: a cut-off status must not lose the lines at its end. */
+	status = read_file_alloc(pid_dir, "status", NULL);
+	if (!status) {
+		r = log_errno(errno, "cannot read the status of process %d", (int)pid);
+		goto out;
+	}
+	r = proc_status_parse(status, &c->status);
+	free(status);
+	if (r < 0) {
+		r = log_errno(EINVAL, "cannot parse /proc/%d/status (a field is missing)",
+			      (int)pid);
 		goto out;
 	}
 	if (c->status.state == 'Z') {
@@ -199,7 +286,8 @@ int context_load(struct context *c, pid_t pid)
 	}
 	if ((r = open_namespaces(c, pid_dir)) < 0)
 		goto out;
-	load_maps(c, pid_dir);
+	if ((r = load_maps(c, pid_dir)) < 0)
+		goto out;
 
 	c->root_fd = openat(pid_dir, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	n = readlinkat(pid_dir, "root", c->root_path, sizeof(c->root_path) - 1);
@@ -235,6 +323,7 @@ void context_free(struct context *c)
 	if (c->root_fd >= 0)
 		close(c->root_fd);
 	c->root_fd = -1;
+	proc_status_free(&c->status);
 	free(c->environ);
 	free(c->cgroup);
 	c->environ = c->cgroup = NULL;

@@ -12,7 +12,8 @@
 
 #include "cntrfs/idmap.h"
 
-#define CONTEXT_MAX_GROUPS 256
+/* NGROUPS_MAX of the kernel: every supplementary group is applied. */
+#define CONTEXT_MAX_GROUPS 65536
 
 enum ns_kind { NS_USER, NS_MNT, NS_UTS, NS_IPC, NS_NET, NS_CGROUP, NS_PID, NS_TIME, NS_COUNT };
 
@@ -20,11 +21,11 @@ enum ns_kind { NS_USER, NS_MNT, NS_UTS, NS_IPC, NS_NET, NS_CGROUP, NS_PID, NS_TI
 struct proc_status {
 	uid_t uid; /* effective */
 	gid_t gid;
-	gid_t groups[CONTEXT_MAX_GROUPS];
+	gid_t *groups; /* malloc'd, ngroups long */
 	int ngroups;
 	uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
 	bool no_new_privs;
-	int umask; /* -1 if the kernel does not report it */
+	int umask;
 	int seccomp; /* 0 none, 1 strict, 2 filter */
 	pid_t local_pid; /* last NSpid column: the pid inside its own namespace */
 	char state;
@@ -49,11 +50,15 @@ struct context {
 
 extern const char *const ns_names[NS_COUNT];
 
-/* Reads everything; logs and returns -errno on failure. */
-int context_load(struct context *c, pid_t pid);
+/*
+ * Reads everything of process pid, which must be the process of pidfd (-1:
+ * any); logs and returns -errno on failure.
+ */
+int context_load(struct context *c, pid_t pid, int pidfd);
 void context_free(struct context *c);
 /* True if the target shares every namespace with us (not in a container). */
 bool context_is_host_process(const struct context *c);
 
-/* Pure parser, unit-tested. Returns 0 or -EINVAL if a required line is missing. */
+/* Pure parser, unit-tested. Returns 0 or -EINVAL if a required line is missing or malformed. */
 int proc_status_parse(const char *text, struct proc_status *st);
+void proc_status_free(struct proc_status *st);
