@@ -72,7 +72,7 @@ static int exec_in_session(const struct target_opts *t)
 	{
 		const char *fallback[] = { "PATH=" ENV_DEFAULT_PATH, NULL };
 
-		env = env_build(environ_text, len, NULL, fallback);
+		env = env_build(environ_text, len, false, NULL, fallback);
 	}
 	free(environ_text);
 	if (!env)
@@ -95,6 +95,8 @@ int cmd_exec(int argc, char **argv)
 	r = target_opts_parse(&t, argc, argv, "exec", usage);
 	if (r != 0)
 		return r > 0 ? 0 : 2;
+	/* No fd of our caller may reach the container; in a session, the relay stays. */
+	close_fds_except(relay_client_fd(), t.pidfd);
 	if (!t.target)
 		return exec_in_session(&t);
 	/* In a session the host's engines and /proc are out of reach: H resolves TARGET. */
