@@ -10,6 +10,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include "fuse/mount.h"
 #include "fuse/session.h"
 #include "identity.h"
+#include "leftovers.h"
 #include "lsm.h"
 #include "mountns.h"
 #include "pty.h"
@@ -33,6 +35,7 @@
 #define MSG_SERVING 'S' /* H: workers run */
 #define MSG_CGROUPS 'G' /* H: C is in the target's cgroups (its children will be too) */
 #define MSG_PTY 'P' /* C: here is the container's pty master (or none: use ours) */
+#define MSG_VIEW 'V' /* C: the session's mount namespace is complete (attach) */
 
 static void stop_signals(sigset_t *s)
 {
@@ -87,7 +90,7 @@ static char **session_env(const struct launch *l, bool pty)
 	const char *host_path = getenv("PATH"), *term = getenv("TERM");
 	char path[4096], termv[256];
 	char pid[64], base[4096], relay[64];
-	const char *set[6] = { NULL }, *fallback[4] = { NULL };
+	const char *set[7] = { NULL }, *fallback[4] = { NULL };
 	int ns = 0, nf = 0;
 
 	if (l->mode == LAUNCH_ATTACH) {
@@ -112,8 +115,13 @@ static char **session_env(const struct launch *l, bool pty)
 		snprintf(termv, sizeof(termv), "TERM=%s", term);
 		set[ns++] = termv;
 	}
-	fallback[nf++] = "HOME=/";
-	return env_build(l->ctx->environ, l->ctx->environ_len, set, fallback);
+	if (l->mode == LAUNCH_ATTACH)
+		set[ns++] =
+			"HOME=" MOUNTNS_SESSION_HOME; /* private: nothing lands on the fat side */
+	else
+		fallback[nf++] = "HOME=/";
+	return env_build(l->ctx->environ, l->ctx->environ_len, l->mode == LAUNCH_ATTACH, set,
+			 fallback);
 }
 
 static void payload_exec(struct launch *l, struct pty *pty, int host_proc, bool proc_bound)
@@ -127,12 +135,13 @@ static void payload_exec(struct launch *l, struct pty *pty, int host_proc, bool 
 	if (l->mode == LAUNCH_ATTACH && !proc_bound &&
 	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		log_warn("cannot mount /proc for the session: %s", strerror(errno));
-	if (identity_drop_bounding(c) < 0)
-		_exit(LAUNCH_EXIT_FAILURE);
 	if (c->ns_fd[NS_USER] >= 0 && setns(c->ns_fd[NS_USER], CLONE_NEWUSER) < 0) {
 		log_errno(errno, "joining the user namespace of process %d", (int)c->pid);
 		_exit(LAUNCH_EXIT_FAILURE);
 	}
+	/* After setns(user): joining a user namespace resets the bounding set to full. */
+	if (identity_drop_bounding(c) < 0)
+		_exit(LAUNCH_EXIT_FAILURE);
 	/*
 	 * Loading a filter needs CAP_SYS_ADMIN or no_new_privs: without the
 	 * latter, load it while we still have the capability (as runc does).
@@ -145,6 +154,8 @@ static void payload_exec(struct launch *l, struct pty *pty, int host_proc, bool 
 		_exit(LAUNCH_EXIT_FAILURE);
 	/* Credential changes clear the parent-death signal: set it again. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	/* The reaper is seen by the container: no ptrace, no /proc/PID/{fd,root,mem}. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (pty->slave >= 0) {
 		if (pty_attach_slave(pty) < 0)
 			_exit(LAUNCH_EXIT_FAILURE);
@@ -176,19 +187,23 @@ static void on_parent_death(int sig)
 	parent_gone = 1;
 }
 
-/* Kills every process left in the session: our children, and orphans as they reparent to us. */
-static void kill_session(void)
+/*
+ * Kills every process left in the session: our children, and orphans as they
+ * reparent to us. proc is held open from the start: with CntrFS, a path from
+ * the root fails once the server is gone (cntr killed).
+ */
+static void kill_session(int proc)
 {
 	char path[64], buf[4096];
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)getpid(), (int)getpid());
+	snprintf(path, sizeof(path), "%d/task/%d/children", (int)getpid(), (int)getpid());
 	for (int round = 0; round < 1000; round++) {
 		ssize_t n;
 		char *p = buf, *end;
 
 		while (waitpid(-1, NULL, WNOHANG) > 0)
 			;
-		n = read_file_at(AT_FDCWD, path, buf, sizeof(buf));
+		n = read_file_at(proc, path, buf, sizeof(buf));
 		if (n <= 0 || !buf[0]) {
 			if (waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD)
 				return; /* nothing left, not even an orphan on its way to us */
@@ -209,7 +224,7 @@ static void run_reaped(struct launch *l, char **argv, char **env, int host_proc)
 	const struct context *c = l->ctx;
 	struct sigaction sa = { .sa_handler = on_parent_death };
 	sigset_t none;
-	int status = 0;
+	int status = 0, proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	pid_t cmd, p;
 
 	sigaction(SIGRTMIN + 2, &sa, NULL);
@@ -232,8 +247,8 @@ static void run_reaped(struct launch *l, char **argv, char **env, int host_proc)
 				_exit(LAUNCH_EXIT_FAILURE);
 			}
 		}
-		if (host_proc >= 0)
-			close(host_proc);
+		/* Nothing of cntr reaches the command but stdio and the relay. */
+		close_fds_except(l->relay_fd, -1);
 		for (int sig = 1; sig < NSIG; sig++)
 			signal(sig, SIG_DFL);
 		sigprocmask(SIG_SETMASK, &none, NULL);
@@ -254,7 +269,7 @@ static void run_reaped(struct launch *l, char **argv, char **env, int host_proc)
 		if (p < 0 && errno != EINTR)
 			break;
 	}
-	kill_session();
+	kill_session(proc);
 	_exit(parent_gone ? LAUNCH_EXIT_FAILURE : exit_code(status));
 }
 
@@ -287,7 +302,10 @@ static int join_other_namespaces(const struct context *c)
 
 static int setup_attach_view(struct launch *l, int sock, bool *proc_bound)
 {
-	struct fuse_mount_opts o = { .fsname = l->fsname, .subtype = "cntrfs" };
+	/* No setuid program or device of the fat side works in the session. */
+	struct fuse_mount_opts o = {
+		.fsname = l->fsname, .subtype = "cntrfs", .nosuid = true, .nodev = true
+	};
 	int tree, mnt, r;
 
 	tree = mountns_enter(l->ctx);
@@ -341,9 +359,13 @@ static void namespace_child(struct launch *l, pid_t parent, int sock, struct pty
 		r = setup_bind_view(l, &proc_bound);
 	else
 		r = mountns_enter_root(l->ctx);
+	if (r == 0 && l->mode == LAUNCH_ATTACH)
+		r = mountns_private_dirs(l->ctx->status.uid, l->ctx->status.gid);
+	if (r == 0 && l->mode == LAUNCH_ATTACH)
+		r = send_byte(sock, MSG_VIEW);
 	/* With a terminal, prefer a pty of the container's devpts; H relays its master. */
 	if (r == 0 && pty->master >= 0) {
-		bool own = pty_open_in_view(pty) == 0;
+		bool own = pty_open_in_view(pty, host_proc) == 0;
 
 		r = fdpass_send(sock, MSG_PTY, own ? pty->master : -1);
 		if (own && pty->master >= 0) {
@@ -402,6 +424,8 @@ int launch_run(struct launch *l)
 	sigset_t sigs;
 	int sv[2], relay[2] = { -1, -1 }, status;
 	pid_t child, self = getpid();
+	struct stat view_ns;
+	bool have_view = false;
 
 	if (pty_open(&pty) < 0) {
 		pty_close(&pty);
@@ -442,6 +466,13 @@ int launch_run(struct launch *l)
 		/* C reports its own failure; make sure it is gone. */
 		kill(child, SIGKILL);
 	}
+	/* The session's mount namespace is how its processes are found if its reaper is killed. */
+	if (l->mode == LAUNCH_ATTACH && recv_byte(sv[0], MSG_VIEW) == 0) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)child);
+		have_view = stat(path, &view_ns) == 0;
+	}
 	if (pty.master >= 0) {
 		char tag;
 		int master;
@@ -457,5 +488,7 @@ int launch_run(struct launch *l)
 	else
 		status = wait_forwarding(child, &sigs);
 	pty_close(&pty);
+	if (have_view)
+		leftovers_kill(&view_ns);
 	return exit_code(status);
 }

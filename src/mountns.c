@@ -56,7 +56,8 @@ int mountns_enter(const struct context *c)
 /* Resolves path inside the container root, as the container itself would. */
 static int open_in_container(int ctr_tree, const char *path)
 {
-	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC,
+				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
 
 	return (int)syscall(SYS_openat2, ctr_tree, path, &how, sizeof(how));
 }
@@ -118,10 +119,17 @@ static int attach_container(int ctr_tree, const char *base, bool *proc_bound)
 		return log_errno(errno, "attaching the container's root at %s", base);
 	for (size_t k = 0; k < sizeof(bind_paths) / sizeof(bind_paths[0]); k++) {
 		bool bound;
+		int r = bind_from_container(ctr_tree, bind_paths[k], &bound);
 
-		/* A missing bind is not fatal: the session still works with the fat one. */
-		if (bind_from_container(ctr_tree, bind_paths[k], &bound) < 0)
+		/* The fat side's /dev and /sys never show: they are its devices. */
+		if (!bound && !strcmp(bind_paths[k], "dev"))
+			r = mountns_standin_dev();
+		else if (!bound && !strcmp(bind_paths[k], "sys"))
+			r = mountns_standin_sys();
+		else if (r < 0)
 			log_warn("the session keeps the fat side's /%s", bind_paths[k]);
+		if (r < 0 && (!strcmp(bind_paths[k], "dev") || !strcmp(bind_paths[k], "sys")))
+			return r;
 		if (!strcmp(bind_paths[k], "proc"))
 			*proc_bound = bound;
 	}
@@ -187,8 +195,13 @@ cloned:
 int mountns_bind_build_view(const struct context *c, int ctr_tree, const char *base,
 			    bool *proc_bound)
 {
+	struct mount_attr fat = { .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV };
+
 	if (c->userns && idmap_tree_rebuild(c->ns_fd[NS_USER]) < 0)
 		return -EPERM;
+	/* No setuid program or device of the fat side works in the session. */
+	if (mount_setattr(AT_FDCWD, "/", AT_RECURSIVE, &fat, sizeof(fat)) < 0)
+		return log_errno(errno, "making the fat view nosuid,nodev");
 	return attach_container(ctr_tree, base, proc_bound);
 }
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "context.h"
 
@@ -31,6 +32,18 @@ int mountns_build_view(int fuse_mnt, int ctr_tree, const char *base, bool *proc_
 int mountns_bind_enter(const struct context *c);
 int mountns_bind_build_view(const struct context *c, int ctr_tree, const char *base,
 			    bool *proc_bound);
+
+/* The session's home, in its private /tmp. */
+#define MOUNTNS_SESSION_HOME "/tmp/home"
+
+/*
+ * attach: a private /tmp and /var/tmp over the fat side's, and the session's
+ * home in it, owned by uid and gid (as the host sees them). Returns 0 or -errno.
+ */
+int mountns_private_dirs(uid_t uid, gid_t gid);
+/* Stand-ins for a /dev or /sys the container lacks: never the fat side's own. */
+int mountns_standin_dev(void);
+int mountns_standin_sys(void);
 
 /* exec: joins the mount namespace and chroots into the target's root. */
 int mountns_enter_root(const struct context *c);

@@ -2,12 +2,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -214,13 +218,69 @@ int wait_forwarding(pid_t child, const sigset_t *sigs)
 	return reap(child);
 }
 
-int pty_open_in_view(struct pty *p)
+/* path resolved below dirfd as if dirfd were the root, symlinks included, magic links not. */
+static int lookup_in_root(int dirfd, const char *path, struct stat *st)
+{
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC,
+				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+	int fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+
+	if (fd >= 0 && fstat(fd, st) < 0) {
+		close(fd);
+		return -errno;
+	}
+	return fd < 0 ? -errno : fd;
+}
+
+/*
+ * The container's /dev/ptmx, opened by privileged cntr. Looked up inside the
+ * container's root (the working directory here) so that no symlink leads
+ * out of it, and only if it is the pty multiplexer (char 5:2). It is opened
+ * through the session's /dev (the container's, bound there), so that the
+ * pty's name is /dev/pts/N, and only if that is the very same inode.
+ */
+static int open_container_ptmx(int host_proc)
+{
+	struct stat in_ctr, in_view;
+	char path[64];
+	int ctr, view, root, fd;
+
+	ctr = lookup_in_root(AT_FDCWD, "dev/ptmx", &in_ctr);
+	if (ctr < 0)
+		return ctr;
+	close(ctr);
+	if (!S_ISCHR(in_ctr.st_mode) || major(in_ctr.st_rdev) != 5 || minor(in_ctr.st_rdev) != 2) {
+		log_info("the container's /dev/ptmx is no pty multiplexer: using cntr's pty");
+		return -ENODEV;
+	}
+	root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	view = root < 0 ? -errno : lookup_in_root(root, "dev/ptmx", &in_view);
+	if (root >= 0)
+		close(root);
+	if (view < 0)
+		return view;
+	if (in_view.st_dev != in_ctr.st_dev || in_view.st_ino != in_ctr.st_ino ||
+	    in_view.st_rdev != in_ctr.st_rdev) {
+		close(view);
+		log_info("the container's /dev/ptmx changed while cntr looked: using cntr's pty");
+		return -ENODEV;
+	}
+	/* Reopen the very inode checked, not the path again (our /proc: the container's cannot see us). */
+	snprintf(path, sizeof(path), "self/fd/%d", view);
+	fd = openat(host_proc, path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		fd = -errno;
+	close(view);
+	return fd;
+}
+
+int pty_open_in_view(struct pty *p, int host_proc)
 {
 	int unlock = 0, master, slave;
 
-	master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	master = open_container_ptmx(host_proc);
 	if (master < 0)
-		return -errno;
+		return master;
 	/* TIOCGPTPEER opens the slave of this very master, whatever /dev/pts holds. */
 	if (ioctl(master, TIOCSPTLCK, &unlock) < 0 ||
 	    (slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {

@@ -30,7 +30,8 @@ int wait_forwarding(pid_t child, const sigset_t *sigs);
 /*
  * In the session's view: replaces p's pair by one from the container's own
  * devpts (so tty(1) and ttyname work there), keeping settings and size.
+ * The working directory is the container's root; host_proc is our own /proc.
  * Returns 0 or -errno (p unchanged).
  */
-int pty_open_in_view(struct pty *p);
+int pty_open_in_view(struct pty *p, int host_proc);
 void pty_close(struct pty *p);

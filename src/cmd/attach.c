@@ -14,8 +14,10 @@
 #include "cntrfs/fs.h"
 #include "context.h"
 #include "fuse/mount.h"
+#include "identity.h"
 #include "launch.h"
 #include "relay/relay.h"
+#include "util/file.h"
 #include "util/log.h"
 
 #define DEFAULT_BASE "/var/lib/cntr"
@@ -101,6 +103,8 @@ int cmd_attach(int argc, char **argv)
 	const char *base = getenv("CNTR_BASE_DIR");
 	int r, status;
 
+	/* No fd of our caller may reach the container (its processes can see the session). */
+	close_fds_except(-1, -1);
 	r = target_opts_parse(&t, argc, argv, "attach", usage);
 	if (r != 0)
 		return r > 0 ? 0 : 2;
@@ -130,6 +134,7 @@ int cmd_attach(int argc, char **argv)
 			 (int)ctx.pid);
 
 	rt = (struct relay_target){ .name = t.target,
+				    .pidfd = t.pidfd,
 				    .pid = ctx.pid,
 				    .local_pid = ctx.status.local_pid,
 				    .apply_lsm = t.apply_lsm,
@@ -137,6 +142,11 @@ int cmd_attach(int argc, char **argv)
 	l.relay = &rt;
 	l.backend = choose_backend(t.backend, &ctx);
 	log_info("back end: %s", l.backend == BACKEND_BIND ? "bind" : "cntrfs");
+	if (identity_guard_cap(&ctx) < 0)
+		log_info("no guard capability: the target holds them all, so its container can "
+			 "reach the session's processes");
+	else
+		log_info("guard capability: %d", identity_guard_cap(&ctx));
 	if (l.backend == BACKEND_BIND) {
 		l.ctx = &ctx;
 		l.argv = t.argv;

@@ -3,9 +3,12 @@
 #include <errno.h>
 #include <getopt.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "target/target.h"
 #include "util/log.h"
+#include "util/parse.h"
 
 static int parse_auto_off(const char *cmd, const char *opt, const char *value, bool *on)
 {
@@ -28,6 +31,8 @@ int target_opts_parse(struct target_opts *t, int argc, char **argv, const char *
 		{ "backend", required_argument, NULL, 'b' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		/* Internal: the exec relay's agent pins its target by pidfd. */
+		{ "__pidfd", required_argument, NULL, 'P' },
 		{ 0 },
 	};
 	bool dashdash;
@@ -37,6 +42,7 @@ int target_opts_parse(struct target_opts *t, int argc, char **argv, const char *
 	t->apply_lsm = true;
 	t->copy_seccomp = true;
 	t->backend = "auto";
+	t->pidfd = -1;
 	optind = 1;
 	opterr = 0;
 	/* '+': stop at TARGET, so the command's own options are left alone. */
@@ -66,6 +72,14 @@ int target_opts_parse(struct target_opts *t, int argc, char **argv, const char *
 		case 'v':
 			log_verbose = true;
 			break;
+		case 'P': {
+			uint64_t fd;
+
+			if (parse_uint(optarg, 3, 1 << 20, &fd) < 0)
+				return log_error("%s: bad pidfd '%s'", cmd, optarg);
+			t->pidfd = (int)fd;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return 1;
@@ -105,7 +119,10 @@ int target_opts_load(struct target_opts *t, struct context *ctx)
 	r = target_resolve(t->target, t->types, &pid);
 	if (r < 0)
 		return r;
-	r = context_load(ctx, pid);
+	/* From here on the target is held: a pid reused by another process is not it. */
+	if (t->pidfd < 0 && (t->pidfd = (int)syscall(SYS_pidfd_open, pid, 0)) < 0)
+		return log_errno(errno, "no process with pid %d", (int)pid);
+	r = context_load(ctx, pid, t->pidfd);
 	if (r < 0)
 		return r;
 	if (t->copy_seccomp && ctx->status.seccomp == 2) {
@@ -123,4 +140,7 @@ void target_opts_free(struct target_opts *t, struct context *ctx)
 {
 	seccomp_free(&t->seccomp);
 	context_free(ctx);
+	if (t->pidfd >= 0)
+		close(t->pidfd);
+	t->pidfd = -1;
 }

@@ -15,6 +15,7 @@ struct target_opts {
 	bool copy_seccomp;
 	const char *backend; /* attach: "cntrfs", "bind" or "auto" */
 	struct seccomp_filters seccomp; /* filled by target_opts_load */
+	int pidfd; /* the target, held from its lookup on (or given by the exec relay); -1 */
 };
 
 /* Returns 0, 1 after --help, or -EINVAL (message printed). */

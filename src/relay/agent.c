@@ -24,6 +24,7 @@
 #include "util/log.h"
 
 #define CONV_FD 3
+#define TARGET_PIDFD 4
 #define HANGUP_GRACE_MS 2000
 
 struct query {
@@ -140,7 +141,7 @@ run_exec(const struct query *q, char *pid, char *apparmor, char *seccomp)
 	char *default_argv[] = { "/bin/sh", NULL };
 	char **cmd = q->argc ? q->argv : default_argv;
 	int cmdc = q->argc ? q->argc : 1;
-	char **argv = calloc((size_t)cmdc + 11, sizeof(char *));
+	char **argv = calloc((size_t)cmdc + 13, sizeof(char *));
 	int n = 0;
 
 	if (!argv) {
@@ -154,6 +155,8 @@ run_exec(const struct query *q, char *pid, char *apparmor, char *seccomp)
 	argv[n++] = apparmor;
 	argv[n++] = "--seccomp";
 	argv[n++] = seccomp;
+	argv[n++] = "--__pidfd";
+	argv[n++] = "4";
 	argv[n++] = pid;
 	argv[n++] = "--";
 	for (int i = 0; i < cmdc; i++)
@@ -170,8 +173,9 @@ int cmd_exec_relay(int argc, char **argv)
 	int status, code;
 	pid_t child;
 
-	/* __exec-relay PID LOCAL_PID APPARMOR SECCOMP NAME, with the conversation at fd 3 */
-	if (argc != 6 || fstat(CONV_FD, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+	/* __exec-relay PID LOCAL_PID APPARMOR SECCOMP NAME, conversation at fd 3, target at 4 */
+	if (argc != 6 || fstat(CONV_FD, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+	    fstat(TARGET_PIDFD, &st) < 0) {
 		log_error("__exec-relay is run by cntr attach for its session, not by hand");
 		return 2;
 	}

@@ -23,7 +23,7 @@ bool relay_client_available(void)
 }
 
 /* The session's socket from the environment, checked: a script may have reused the number. */
-static int session_socket(void)
+int relay_client_fd(void)
 {
 	const char *text = getenv(RELAY_ENV);
 	char *end;
@@ -173,7 +173,7 @@ int relay_client_run(const char *target, bool apply_lsm, bool copy_seccomp, char
 		log_error("exec: cannot open /dev/null for a closed stdin, stdout or stderr");
 		return LAUNCH_EXIT_FAILURE;
 	}
-	sock = session_socket();
+	sock = relay_client_fd();
 	if (sock < 0) {
 		log_error("exec: %s=%s is not this session's relay socket any more (closed or "
 			  "reused by a script?)",

@@ -15,6 +15,9 @@
  *   client -> agent: 'Q' target \0 TERM \0 apparmor \0 seccomp \0 argv...
  *                    'S' + one byte: a signal to pass on
  *   agent -> client: 'E' + int32 exit status
+ *
+ * The agent gets the target's pidfd too (fd 4), so a pid that was reused by
+ * the time of a request names nothing: the request fails.
  */
 #pragma once
 
@@ -35,6 +38,7 @@ struct relay_target {
 	const char *name; /* TARGET as given to attach */
 	pid_t pid; /* as the host sees it */
 	pid_t local_pid; /* as the container sees it */
+	int pidfd; /* the target itself: a request after it died never reaches another process */
 	bool apply_lsm;
 	bool copy_seccomp;
 };
@@ -47,6 +51,8 @@ int relay_session_fd(int sock);
 
 /* In the session: runs argv (NULL: /bin/sh) through the relay. Returns the exit status. */
 int relay_client_run(const char *target, bool apply_lsm, bool copy_seccomp, char **argv);
+/* The relay socket named by RELAY_ENV, checked to be one; -1 if none. */
+int relay_client_fd(void);
 /* True if this process was given a relay (RELAY_ENV is set). */
 bool relay_client_available(void);
 

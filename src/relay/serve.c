@@ -22,11 +22,12 @@
 
 struct server {
 	int sock;
+	int pidfd; /* the target's */
 	char pid[16], local_pid[16];
 	char *argv[8];
 };
 
-/* The agent: fds in place (conversation at 3), nothing else open, then the host's cntr. */
+/* The agent: fds in place (conversation at 3, target at 4), nothing else open, then the host's cntr. */
 static void agent_exec(const struct server *s, const int *fds, pid_t parent)
 {
 	int high[AGENT_FDS];
@@ -43,9 +44,9 @@ static void agent_exec(const struct server *s, const int *fds, pid_t parent)
 		if ((high[k] = fcntl(fds[k], F_DUPFD, 10)) < 0)
 			_exit(125);
 	if (dup2(high[1], 0) < 0 || dup2(high[2], 1) < 0 || dup2(high[3], 2) < 0 ||
-	    dup2(high[0], 3) < 0)
+	    dup2(high[0], 3) < 0 || dup2(s->pidfd, 4) < 0)
 		_exit(125);
-	syscall(SYS_close_range, 4U, ~0U, 0U);
+	syscall(SYS_close_range, 5U, ~0U, 0U);
 	execv("/proc/self/exe", s->argv);
 	_exit(125);
 }
@@ -117,6 +118,7 @@ static void *serve(void *arg)
 	}
 	/* The session is gone; agents still running die with this thread (PDEATHSIG). */
 	close(s->sock);
+	close(s->pidfd);
 	free(s);
 	return NULL;
 }
@@ -134,6 +136,13 @@ int relay_serve_start(int sock, const struct relay_target *t)
 		return -ENOMEM;
 	}
 	s->sock = sock;
+	s->pidfd = fcntl(t->pidfd, F_DUPFD_CLOEXEC, 10);
+	if (s->pidfd < 0) {
+		r = -errno;
+		close(sock);
+		free(s);
+		return log_errno(r, "exec relay: holding the target");
+	}
 	snprintf(s->pid, sizeof(s->pid), "%d", (int)t->pid);
 	snprintf(s->local_pid, sizeof(s->local_pid), "%d", (int)t->local_pid);
 	s->argv[0] = "cntr";
@@ -153,6 +162,7 @@ int relay_serve_start(int sock, const struct relay_target *t)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r != 0) {
 		close(sock);
+		close(s->pidfd);
 		free(s);
 		return log_errno(r, "exec relay: starting its thread");
 	}

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "util/cleanup.h"
@@ -79,4 +80,22 @@ int write_file_at(int dirfd, const char *path, const char *text)
 	if (write(fd, text, len) != (ssize_t)len)
 		return -errno ? -errno : -EIO;
 	return 0;
+}
+
+void close_fds_except(int keep1, int keep2)
+{
+	int lo = keep1 < keep2 ? keep1 : keep2, hi = keep1 < keep2 ? keep2 : keep1;
+	unsigned from = 3;
+
+	/* close_range over the gaps between the kept fds, in ascending order. */
+	for (int k = 0; k < 2; k++) {
+		int keep = k ? hi : lo;
+
+		if (keep < (int)from)
+			continue;
+		if (keep > (int)from)
+			syscall(SYS_close_range, from, (unsigned)keep - 1, 0U);
+		from = (unsigned)keep + 1;
+	}
+	syscall(SYS_close_range, from, ~0U, 0U);
 }

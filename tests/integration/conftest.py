@@ -93,8 +93,11 @@ def _supports_xattr_acl(d):
 @pytest.fixture(scope="session")
 def base_dir():
     """A world-traversable scratch directory on a filesystem with user/trusted
-    xattrs and POSIX ACLs (the root ext4 here; else an ext4 image on a loop device)."""
-    base = tempfile.mkdtemp(prefix="cntr-mount-it-", dir="/tmp")
+    xattrs and POSIX ACLs (the root ext4 here; else an ext4 image on a loop device).
+    Not under /tmp: attach sessions get a private /tmp, and many tests look at these files
+    from inside a session."""
+    os.makedirs("/srv", exist_ok=True)
+    base = tempfile.mkdtemp(prefix="cntr-mount-it-", dir="/srv")
     os.chmod(base, 0o755)
     loop_mnt = None
     if not _supports_xattr_acl(base):
