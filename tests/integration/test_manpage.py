@@ -96,7 +96,7 @@ def test_renders_without_warnings():
 
 def test_has_every_section(page):
     for name in ("NAME", "SYNOPSIS", "DESCRIPTION", "COMMANDS", "OPTIONS", "TARGETS", "BACK ENDS",
-                 "MOUNT HELPER", "ENVIRONMENT", "EXIT STATUS", "FILES", "EXAMPLES", "SEE ALSO"):
+                 "MOUNT HELPER", "SECURITY", "ENVIRONMENT", "EXIT STATUS", "FILES", "EXAMPLES", "SEE ALSO"):
         assert name in page, "no section %s" % name
     for cmd in COMMANDS:
         assert "Options of " + cmd in page, "no subsection 'Options of %s'" % cmd
@@ -186,3 +186,16 @@ def test_version_is_the_binarys():
     th = re.search(r'^\.TH\s+CNTR\s+1\s+\S+\s+"cntr ([^"]+)"', page_source(), re.M)
     assert th, "no .TH line with \"cntr VERSION\""
     assert th.group(1) == version, "man page says %s, `cntr version` %s" % (th.group(1), version)
+
+
+def test_every_dropped_variable_is_listed(page):
+    """SECURITY lists the container variables an attach session never gets: exactly the
+    names and prefixes of src/env.c, so the page cannot fall behind the code."""
+    src = open(os.path.join(H.REPO, "src", "env.c")).read()
+    names = re.findall(r'"([A-Z0-9_]+)"', src[src.index("unsafe_names[]"):src.index("unsafe_prefixes[]")])
+    prefixes = re.findall(r'"([A-Z0-9_]+)"', src[src.index("unsafe_prefixes[]"):src.index("key_len")])
+    assert len(names) > 40 and "LD_" in prefixes, (names, prefixes)
+    text = " ".join(page["SECURITY"].split())
+    listed = set(re.findall(r"[A-Z_][A-Z0-9_]+", text))
+    missing = [n for n in names + prefixes if n not in listed]
+    assert not missing, "dropped variables not in SECURITY: %s" % missing
