@@ -31,6 +31,30 @@ CONFIGS = {
 # session-wide
 # ---------------------------------------------------------------------------
 
+def pytest_configure(config):
+    """An attach session has a private /tmp and /var/tmp, so a cntr binary built under
+    either is out of sight there, and the tests run it inside sessions (in-session cntr exec).
+    Such a binary is copied outside them for the run; CNTR_BUILD_BIN keeps the original for
+    the tests that need its build directory. Runs before any test module is imported."""
+    path = os.path.realpath(H.cntr_bin())
+    if not path.startswith(("/tmp/", "/var/tmp/")) or not os.path.isfile(path):
+        return
+    os.makedirs("/srv", exist_ok=True)
+    copy_dir = tempfile.mkdtemp(prefix="cntr-it-bin-", dir="/srv")
+    os.chmod(copy_dir, 0o755)
+    copy = os.path.join(copy_dir, "cntr")
+    shutil.copy2(path, copy)
+    os.environ["CNTR_BUILD_BIN"] = path
+    os.environ["CNTR_BIN"] = copy
+    config._cntr_bin_copy = copy_dir
+
+
+def pytest_unconfigure(config):
+    copy_dir = getattr(config, "_cntr_bin_copy", None)
+    if copy_dir:
+        shutil.rmtree(copy_dir, ignore_errors=True)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def cntr_binary():
     path = H.cntr_bin()

@@ -464,7 +464,7 @@ def _meson_option(build, name):
 
 
 def test_installed_mount_helper_serves_mount_t_fuse_cntrfs(dirs):
-    build = os.path.dirname(os.path.abspath(H.cntr_bin()))
+    build = os.path.dirname(os.path.abspath(os.environ.get("CNTR_BUILD_BIN") or H.cntr_bin()))
     assert os.path.isfile(os.path.join(build, "build.ninja")), "CNTR_BIN is not in a meson build directory"
     dest = os.path.join(dirs["work"], "destdir")
     r = H.run_cmd(["meson", "install", "-C", build, "--no-rebuild", "--quiet", "--destdir", dest], timeout=120)
