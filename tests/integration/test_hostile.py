@@ -1179,6 +1179,26 @@ def fifo_ctr(base_dir, name):
     return started(c.start())
 
 
+def attach_bounded(ctr, backend, what, on_hang=None, seconds=5):
+    """Runs `cntr attach CTR -- echo attached`; fails naming what if it is not done within
+    seconds, after killing it (and calling on_hang, which unblocks what it waits for).
+    Returns (returncode, stdout, stderr)."""
+    proc = subprocess.Popen(attach_argv([str(ctr.pid)], ["/bin/echo", "attached"], backend),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=cntr_env())
+    try:
+        out, err = proc.communicate(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        stack = describe(proc.pid) + "; " + "; ".join(describe(p) for p in descendants(proc.pid))
+        kill_tree(proc.pid)
+        if on_hang:
+            on_hang()
+        proc.communicate(timeout=10)
+        raise AssertionError("cntr attach hung for %d s on a container whose %s: %s"
+                             % (seconds, what, stack)) from None
+    return proc.returncode, out, err
+
+
 @pytest.mark.deadline(60)
 @pytest.mark.parametrize("name", BOUND_ETC)
 def test_fifo_in_a_bound_etc_file_does_not_hang_attach(base_dir, backend, name):
@@ -1186,25 +1206,15 @@ def test_fifo_in_a_bound_etc_file_does_not_hang_attach(base_dir, backend, name):
     command, within 5 s either way."""
     ctr = fifo_ctr(base_dir, name)
     try:
-        proc = subprocess.Popen(attach_argv([str(ctr.pid)], ["/bin/echo", "attached"], backend),
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                env=cntr_env())
-        try:
-            out, err = proc.communicate(timeout=5)
-        except subprocess.TimeoutExpired:
-            stack = describe(proc.pid) + "; " + "; ".join(describe(p) for p in descendants(proc.pid))
-            kill_tree(proc.pid)
-            proc.communicate(timeout=10)
-            raise AssertionError("cntr attach hung for 5 s on a container whose /etc/%s is a fifo: %s"
-                                 % (name, stack)) from None
+        rc, out, err = attach_bounded(ctr, backend, "/etc/%s is a fifo" % name)
     finally:
         ctr.stop()
-    if proc.returncode == 0:
+    if rc == 0:
         assert out == b"attached\n", (out, err)
     else:
         lines = err.decode(errors="replace").splitlines()
         assert len(lines) == 1 and lines[0].startswith("cntr: ") and name in lines[0], \
-            "attach failed (%d) without one clear line naming /etc/%s: %r" % (proc.returncode, name, err)
+            "attach failed (%d) without one clear line naming /etc/%s: %r" % (rc, name, err)
 
 
 class StuckFuse:
@@ -1250,26 +1260,15 @@ def test_stuck_fuse_mount_in_the_container_does_not_hang_attach(base_dir, workdi
     stuck = None
     try:
         stuck = StuckFuse(ctr, workdir)
-        proc = subprocess.Popen(attach_argv([str(ctr.pid)], ["/bin/echo", "attached"], backend),
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                env=cntr_env())
-        try:
-            out, err = proc.communicate(timeout=5)
-        except subprocess.TimeoutExpired:
-            stack = describe(proc.pid) + "; " + "; ".join(describe(p) for p in descendants(proc.pid))
-            kill_tree(proc.pid)
-            stuck.release()
-            proc.communicate(timeout=10)
-            raise AssertionError("cntr attach hung for 5 s on a container whose /etc/hosts is on a stuck FUSE "
-                                 "mount: %s" % stack) from None
+        rc, out, err = attach_bounded(ctr, backend, "/etc/hosts is on a stuck FUSE mount", stuck.release)
     finally:
         if stuck:
             stuck.release()
         ctr.stop()
-    if proc.returncode != 0:
+    if rc != 0:
         lines = err.decode(errors="replace").splitlines()
         assert len(lines) == 1 and lines[0].startswith("cntr: "), \
-            "attach failed (%d) without one clear line: %r" % (proc.returncode, err)
+            "attach failed (%d) without one clear line: %r" % (rc, err)
     else:
         assert out == b"attached\n", (out, err)
 
