@@ -425,7 +425,7 @@ int launch_run(struct launch *l)
 	int sv[2], relay[2] = { -1, -1 }, status;
 	pid_t child, self = getpid();
 	struct stat view_ns;
-	bool have_view = false;
+	int view_fd = -1;
 
 	if (pty_open(&pty) < 0) {
 		pty_close(&pty);
@@ -470,8 +470,13 @@ int launch_run(struct launch *l)
 	if (l->mode == LAUNCH_ATTACH && recv_byte(sv[0], MSG_VIEW) == 0) {
 		char path[64];
 
+		/* Held open: a freed namespace's inode number can be given to a new one. */
 		snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)child);
-		have_view = stat(path, &view_ns) == 0;
+		view_fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (view_fd >= 0 && fstat(view_fd, &view_ns) < 0) {
+			close(view_fd);
+			view_fd = -1;
+		}
 	}
 	if (pty.master >= 0) {
 		char tag;
@@ -488,7 +493,9 @@ int launch_run(struct launch *l)
 	else
 		status = wait_forwarding(child, &sigs);
 	pty_close(&pty);
-	if (have_view)
+	if (view_fd >= 0) {
 		leftovers_kill(&view_ns);
+		close(view_fd);
+	}
 	return exit_code(status);
 }
