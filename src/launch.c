@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -9,9 +10,12 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cgroup.h"
@@ -20,6 +24,7 @@
 #include "fuse/mount.h"
 #include "fuse/session.h"
 #include "identity.h"
+#include "launch_setup.h"
 #include "leftovers.h"
 #include "lsm.h"
 #include "mountns.h"
@@ -35,7 +40,8 @@
 #define MSG_SERVING 'S' /* H: workers run */
 #define MSG_CGROUPS 'G' /* H: C is in the target's cgroups (its children will be too) */
 #define MSG_PTY 'P' /* C: here is the container's pty master (or none: use ours) */
-#define MSG_VIEW 'V' /* C: the session's mount namespace is complete (attach) */
+#define MSG_VIEW 'V' /* C: the session's mount namespace is complete */
+#define MSG_STDIO 'I' /* H: the caller's stdin, stdout and stderr, now that set-up is done */
 
 static void stop_signals(sigset_t *s)
 {
@@ -340,7 +346,37 @@ static int setup_bind_view(struct launch *l, bool *proc_bound)
 	return r;
 }
 
-static void namespace_child(struct launch *l, pid_t parent, int sock, struct pty *pty)
+/* stdin and stdout /dev/null, stderr the pipe to H. */
+static int quiet_stdio(int log_fd)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(log_fd, 2) < 0)
+		return -errno;
+	close(null);
+	close(log_fd);
+	return 0;
+}
+
+/* The caller's stdio from H, in place of the set-up's. */
+static int take_stdio(int sock)
+{
+	int fds[3];
+	size_t n;
+	char tag;
+	int r = fdpass_recv_n(sock, &tag, fds, 3, &n);
+
+	if (r == 0 && (tag != MSG_STDIO || n != 3))
+		r = -EPROTO;
+	for (size_t k = 0; k < n; k++) {
+		if (r == 0 && dup2(fds[k], (int)k) < 0)
+			r = -errno;
+		close(fds[k]);
+	}
+	return r;
+}
+
+static void namespace_child(struct launch *l, pid_t parent, int sock, int log_fd, struct pty *pty)
 {
 	struct sigaction sa = { .sa_handler = forward_signal };
 	bool proc_bound = false;
@@ -348,6 +384,13 @@ static void namespace_child(struct launch *l, pid_t parent, int sock, struct pty
 	sigset_t sigs;
 
 	die_with_parent(parent);
+	/*
+	 * Until set-up is done C has none of the caller's stdio: a lookup in a
+	 * stuck mount of the container can block C for good, and it must not keep
+	 * the caller's pipes open then. Messages go to H through log_fd.
+	 */
+	if (quiet_stdio(log_fd) < 0)
+		_exit(LAUNCH_EXIT_FAILURE);
 	/* Everything forked from here on must start in the target's cgroups. */
 	if (recv_byte(sock, MSG_CGROUPS) < 0)
 		_exit(LAUNCH_EXIT_FAILURE);
@@ -361,7 +404,7 @@ static void namespace_child(struct launch *l, pid_t parent, int sock, struct pty
 		r = mountns_enter_root(l->ctx);
 	if (r == 0 && l->mode == LAUNCH_ATTACH)
 		r = mountns_private_dirs(l->ctx->status.uid, l->ctx->status.gid);
-	if (r == 0 && l->mode == LAUNCH_ATTACH)
+	if (r == 0)
 		r = send_byte(sock, MSG_VIEW);
 	/* With a terminal, prefer a pty of the container's devpts; H relays its master. */
 	if (r == 0 && pty->master >= 0) {
@@ -373,6 +416,8 @@ static void namespace_child(struct launch *l, pid_t parent, int sock, struct pty
 			pty->master = -1;
 		}
 	}
+	if (r == 0)
+		r = take_stdio(sock);
 	close(sock);
 	if (r < 0 || join_other_namespaces(l->ctx) < 0)
 		_exit(LAUNCH_EXIT_FAILURE);
@@ -403,12 +448,13 @@ static void namespace_child(struct launch *l, pid_t parent, int sock, struct pty
 
 /* ---- H ---- */
 
-static int serve(struct launch *l, int sock, struct fuse_session *se)
+static int serve(struct launch *l, struct setup *s, int sock, struct fuse_session *se)
 {
 	struct fuse_want want;
+	int r = setup_recv_byte(s, sock, MSG_MOUNTED);
 
-	if (recv_byte(sock, MSG_MOUNTED) < 0)
-		return -EPIPE; /* C failed and said why */
+	if (r < 0)
+		return r; /* C failed and said why, or the set-up was cut short */
 	cntrfs_want(l->fs, &want);
 	fuse_session_init(se, l->fuse_fd, (unsigned)sysconf(_SC_NPROCESSORS_ONLN),
 			  cntrfs_session_ops(), l->fs, &want);
@@ -422,9 +468,10 @@ int launch_run(struct launch *l)
 	struct fuse_session se;
 	struct pty pty;
 	sigset_t sigs;
-	int sv[2], relay[2] = { -1, -1 }, status;
+	int sv[2], relay[2] = { -1, -1 }, logp[2], status;
 	pid_t child, self = getpid();
 	struct stat view_ns;
+	struct setup setup;
 	int view_fd = -1;
 
 	if (pty_open(&pty) < 0) {
@@ -434,6 +481,12 @@ int launch_run(struct launch *l)
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		pty_close(&pty);
 		return log_errno(errno, "socketpair"), LAUNCH_EXIT_FAILURE;
+	}
+	if (pipe2(logp, O_CLOEXEC) < 0) {
+		pty_close(&pty);
+		close(sv[0]);
+		close(sv[1]);
+		return log_errno(errno, "pipe"), LAUNCH_EXIT_FAILURE;
 	}
 	if (l->relay && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, relay) < 0)
 		relay[0] = relay[1] = -1;
@@ -448,11 +501,13 @@ int launch_run(struct launch *l)
 	}
 	if (child == 0) {
 		close(sv[0]);
+		close(logp[0]);
 		if (relay[0] >= 0)
 			close(relay[0]);
-		namespace_child(l, self, sv[1], &pty);
+		namespace_child(l, self, sv[1], logp[1], &pty);
 	}
 	close(sv[1]);
+	close(logp[1]);
 	if (relay[0] >= 0) {
 		close(relay[1]);
 		l->relay_fd = -1;
@@ -462,12 +517,15 @@ int launch_run(struct launch *l)
 	/* The session lives in the target's cgroups; the server stays where it is. */
 	cgroup_join(l->ctx->cgroup, child);
 	send_byte(sv[0], MSG_CGROUPS);
-	if (l->mode == LAUNCH_ATTACH && l->backend == BACKEND_CNTRFS && serve(l, sv[0], &se) < 0) {
+	setup_begin(&setup, &sigs, logp[0]);
+	if (l->mode == LAUNCH_ATTACH && l->backend == BACKEND_CNTRFS &&
+	    serve(l, &setup, sv[0], &se) < 0) {
 		/* C reports its own failure; make sure it is gone. */
 		kill(child, SIGKILL);
 	}
 	/* The session's mount namespace is how its processes are found if its reaper is killed. */
-	if (l->mode == LAUNCH_ATTACH && recv_byte(sv[0], MSG_VIEW) == 0) {
+	if (!setup.signo && !setup.timed_out && setup_recv_byte(&setup, sv[0], MSG_VIEW) == 0 &&
+	    l->mode == LAUNCH_ATTACH) {
 		char path[64];
 
 		/* Held open: a freed namespace's inode number can be given to a new one. */
@@ -478,7 +536,7 @@ int launch_run(struct launch *l)
 			view_fd = -1;
 		}
 	}
-	if (pty.master >= 0) {
+	if (pty.master >= 0 && !setup.signo && !setup.timed_out && setup_wait(&setup, sv[0]) == 0) {
 		char tag;
 		int master;
 
@@ -487,7 +545,24 @@ int launch_run(struct launch *l)
 			pty.master = master;
 		}
 	}
+	if (!setup.signo && !setup.timed_out)
+		setup_finish(&setup, sv[0], MSG_STDIO);
 	close(sv[0]);
+	close(logp[0]);
+	if (setup.sigfd >= 0)
+		close(setup.sigfd);
+	if (setup.signo || setup.timed_out) {
+		bool gone = setup_kill_child(child, 200);
+
+		pty_close(&pty);
+		if (setup.signo)
+			return 128 + setup.signo;
+		log_error("setting up the session took over %d s: a file or mount of the container "
+			  "that cntr reads does not answer%s",
+			  SETUP_SECONDS,
+			  gone ? "" : " (one cntr process stays blocked on it until it answers)");
+		return LAUNCH_EXIT_FAILURE;
+	}
 	if (pty.master >= 0)
 		status = pty_relay(&pty, child, &sigs);
 	else

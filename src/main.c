@@ -1,7 +1,9 @@
 /* cntr: attach debugging tools to running containers. Subcommand dispatch. */
+#include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd/cmd.h"
 #include "relay/relay.h"
@@ -20,11 +22,32 @@ static void usage(FILE *out)
 	      out);
 }
 
+/*
+ * A caller may start us with stdin, stdout or stderr closed: the next fd we
+ * open (/dev/fuse, a namespace) would then sit there and be handed to the
+ * session as its stdio. /dev/null takes their place.
+ */
+static void open_missing_stdio(void)
+{
+	for (int fd = 0; fd < 3; fd++) {
+		int null;
+
+		if (fcntl(fd, F_GETFD) >= 0)
+			continue;
+		null = open("/dev/null", O_RDWR);
+		if (null >= 0 && null != fd) {
+			dup2(null, fd);
+			close(null);
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *self = argc > 0 ? basename(argv[0]) : "cntr";
 	const char *cmd;
 
+	open_missing_stdio();
 	/* mount(8) runs /sbin/mount.fuse.cntrfs SRC MNT [-o OPTS] for fuse.cntrfs. */
 	if (!strcmp(self, "mount.fuse.cntrfs"))
 		return cmd_mount(argc, argv, 1);

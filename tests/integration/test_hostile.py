@@ -1251,7 +1251,6 @@ class StuckFuse:
         self.proc.wait(timeout=10)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11, not done yet: no time bound on the lookups of container paths (README trust model)")
 @pytest.mark.deadline(60)
 def test_stuck_fuse_mount_in_the_container_does_not_hang_attach(base_dir, workdir, backend):
     """The container's /etc/hosts leads into a container-owned FUSE mount whose server is
@@ -1273,7 +1272,6 @@ def test_stuck_fuse_mount_in_the_container_does_not_hang_attach(base_dir, workdi
         assert out == b"attached\n", (out, err)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11, not done yet: stop signals are blocked during set-up (README trust model)")
 @pytest.mark.deadline(60)
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=lambda s: s.name)
 def test_signal_during_setup_ends_attach_within_a_second(base_dir, workdir, sig):
