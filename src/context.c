@@ -143,7 +143,7 @@ int proc_status_parse(const char *text, struct proc_status *st)
 	    parse_hex(text, "CapAmb", &st->cap_amb) < 0 ||
 	    parse_decimal(field(text, "NoNewPrivs"), 10, &nnp) < 0 ||
 	    parse_decimal(field(text, "Seccomp"), 10, &st->seccomp) < 0 ||
-	    parse_decimal(field(text, "Umask"), 8, &st->umask) < 0 || !(p = field(text, "State")) ||
+	    parse_decimal(field(text, "Umask"), 8, &st->umask) < 0 || !field(text, "State") ||
 	    !(p = field(text, "NSpid")) || (n = parse_numbers(p, pids, 32)) <= 0)
 		return -EINVAL;
 	st->no_new_privs = nnp != 0;

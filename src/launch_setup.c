@@ -88,7 +88,7 @@ int setup_finish(struct setup *s, int sock, char tag)
 int setup_recv_byte(struct setup *s, int sock, char want)
 {
 	int r = setup_wait(s, sock);
-	char b;
+	char b = 0;
 
 	if (r < 0)
 		return r;

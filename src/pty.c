@@ -225,6 +225,7 @@ static int lookup_in_root(int dirfd, const char *path, struct stat *st)
 				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
 	int fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
 
+	memset(st, 0, sizeof(*st));
 	if (fd >= 0 && fstat(fd, st) < 0) {
 		close(fd);
 		return -errno;
@@ -241,7 +242,7 @@ static int lookup_in_root(int dirfd, const char *path, struct stat *st)
  */
 static int open_container_ptmx(int host_proc)
 {
-	struct stat in_ctr, in_view;
+	struct stat in_ctr, in_view = { 0 };
 	char path[64];
 	int ctr, view, root, fd;
 
@@ -254,9 +255,10 @@ static int open_container_ptmx(int host_proc)
 		return -ENODEV;
 	}
 	root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	view = root < 0 ? -errno : lookup_in_root(root, "dev/ptmx", &in_view);
-	if (root >= 0)
-		close(root);
+	if (root < 0)
+		return -errno;
+	view = lookup_in_root(root, "dev/ptmx", &in_view);
+	close(root);
 	if (view < 0)
 		return view;
 	if (in_view.st_dev != in_ctr.st_dev || in_view.st_ino != in_ctr.st_ino ||
