@@ -80,6 +80,11 @@ def test_kill9_makes_new_accesses_fail_with_enotconn_quickly(env, fuse_transport
         # or ECANCELED if it was being handed to the dead server's ring thread.
         assert got[0] in ("ENOTCONN",) + RING_TEARDOWN_ERRORS, got
         got[0] = "ENOTCONN"
+    else:
+        # Over /dev/fuse too, once in a CI run under load: the first request raced the abort
+        # of the connection (the kernel ends requests caught by it with ECONNABORTED).
+        assert got[0] in ("ENOTCONN", "ECONNABORTED"), got
+        got[0] = "ENOTCONN"
     assert got == ["ENOTCONN"] * 4
     assert H.mount_at(env.mnt) is not None  # still mounted, but dead
     r = subprocess.run(["umount", "-l", env.mnt], capture_output=True, timeout=20)

@@ -77,7 +77,7 @@ from test_attach import (  # noqa: F401  (fixtures are used by name)
     CNTR, Ctr, cntr_env, describe, find_by_cmdline, no_leftovers, parse_env,
     parse_status, pidns_members, proc_state, proc_status, read, start_ctr, unique_secs, wait_for_cmdline)
 
-BUILD = os.path.dirname(CNTR)
+BUILD = os.path.dirname(os.path.realpath(os.environ.get("CNTR_BUILD_BIN") or H.cntr_bin()))
 BACKENDS = ("cntrfs", "bind")
 # What the attacker must be denied on every session process (its attack names), and how.
 ATTACKS = ("root", "cwd", "root-read", "cwd-read", "root-create", "cwd-create", "fd", "fd-read",
