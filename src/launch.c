@@ -341,7 +341,7 @@ static int setup_bind_view(struct launch *l, bool *proc_bound)
 
 	if (tree < 0)
 		return tree;
-	r = mountns_bind_build_view(l->ctx, tree, l->base, proc_bound);
+	r = mountns_bind_build_view(l->ctx, tree, l->base, l->map_host_root, proc_bound);
 	close(tree);
 	return r;
 }

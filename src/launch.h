@@ -28,6 +28,7 @@ struct launch {
 	char **argv; /* NULL: a login shell */
 	const char *base; /* attach: where the container's root appears */
 	bool apply_lsm;
+	bool map_host_root; /* attach, bind: idmap the fat view with the target's user namespace */
 	const struct seccomp_filters *seccomp; /* the target's filters, or NULL */
 	struct cntrfs *fs; /* attach: the server for the fat view */
 	int fuse_fd; /* attach: /dev/fuse, O_CLOEXEC */

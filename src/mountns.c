@@ -192,12 +192,12 @@ cloned:
 	return tree;
 }
 
-int mountns_bind_build_view(const struct context *c, int ctr_tree, const char *base,
+int mountns_bind_build_view(const struct context *c, int ctr_tree, const char *base, bool idmap,
 			    bool *proc_bound)
 {
 	struct mount_attr fat = { .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV };
 
-	if (c->userns && idmap_tree_rebuild(c->ns_fd[NS_USER]) < 0)
+	if (c->userns && idmap && idmap_tree_rebuild(c->ns_fd[NS_USER]) < 0)
 		return -EPERM;
 	/* No setuid program or device of the fat side works in the session. */
 	if (mount_setattr(AT_FDCWD, "/", AT_RECURSIVE, &fat, sizeof(fat)) < 0)

@@ -26,11 +26,11 @@ int mountns_build_view(int fuse_mnt, int ctr_tree, const char *base, bool *proc_
 
 /*
  * The bind back end: a private copy of our own mount namespace as the fat view
- * (idmapped for user-namespaced targets), and a clone of the container's root
+ * (idmapped with the target's user namespace when asked: --map-host-root), and a clone of the container's root
  * made in its namespace. Returns the clone's fd or -errno.
  */
 int mountns_bind_enter(const struct context *c);
-int mountns_bind_build_view(const struct context *c, int ctr_tree, const char *base,
+int mountns_bind_build_view(const struct context *c, int ctr_tree, const char *base, bool idmap,
 			    bool *proc_bound);
 
 /* The session's home, in its private /tmp. */

@@ -41,9 +41,14 @@ static void usage(FILE *out)
 	      "                        label when it has one; off: keep ours\n"
 	      "      --seccomp MODE    auto (default): copy the target's seccomp filter; off\n"
 	      "      --backend B       cntrfs: the fat view through CntrFS (FUSE); bind: bind\n"
-	      "                        mounts (idmapped for user-namespaced targets); auto\n"
-	      "                        (default): bind unless the target is in a user\n"
-	      "                        namespace or the kernel lacks the mount API\n"
+	      "                        mounts; auto (default): bind unless the target is in\n"
+	      "                        a user namespace or the kernel lacks the mount API\n"
+	      "      --map-host-root   for a user-namespaced target, let container root act\n"
+	      "                        as the fat side's root on its files (idmapped bind\n"
+	      "                        mounts, or CntrFS through the id map); whatever\n"
+	      "                        reaches the session then has host root's access to\n"
+	      "                        the fat side. Without it the container's ids act as\n"
+	      "                        the host ids they are\n"
 	      "  -v, --verbose         report what is done\n"
 	      "  -h, --help            this text\n",
 	      out);
@@ -147,6 +152,10 @@ int cmd_attach(int argc, char **argv)
 			 "reach the session's processes");
 	else
 		log_info("guard capability: %d", identity_guard_cap(&ctx));
+	l.map_host_root = t.map_host_root;
+	if (ctx.userns)
+		log_info("container root acts on the fat side's files as %s",
+			 t.map_host_root ? "its root (--map-host-root)" : "the host id it is");
 	if (l.backend == BACKEND_BIND) {
 		l.ctx = &ctx;
 		l.argv = t.argv;
@@ -159,8 +168,12 @@ int cmd_attach(int argc, char **argv)
 		return status;
 	}
 	cntrfs_config_defaults(&cfg);
-	if (ctx.userns) {
-		/* Host root's files show as the container's root, and back. */
+	if (ctx.userns && t.map_host_root) {
+		/*
+		 * Host root's files show as the container's root, and container root
+		 * acts as host root on them. Without it, ids are the host's: the kernel
+		 * checks the container's requests as those of the host ids they are.
+		 */
 		cfg.uid_map = ctx.uid_map;
 		cfg.gid_map = ctx.gid_map;
 	}

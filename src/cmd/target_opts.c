@@ -29,6 +29,7 @@ int target_opts_parse(struct target_opts *t, int argc, char **argv, const char *
 		{ "apparmor", required_argument, NULL, 'a' },
 		{ "seccomp", required_argument, NULL, 's' },
 		{ "backend", required_argument, NULL, 'b' },
+		{ "map-host-root", no_argument, NULL, 'M' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		/* Internal: the exec relay's agent pins its target by pidfd. */
@@ -68,6 +69,11 @@ int target_opts_parse(struct target_opts *t, int argc, char **argv, const char *
 					"%s: --backend takes cntrfs, bind or auto, not '%s'", cmd,
 					optarg);
 			t->backend = optarg;
+			break;
+		case 'M':
+			if (strcmp(cmd, "attach") != 0)
+				return log_error("%s: --map-host-root is an option of attach", cmd);
+			t->map_host_root = true;
 			break;
 		case 'v':
 			log_verbose = true;

@@ -14,6 +14,7 @@ struct target_opts {
 	bool apply_lsm;
 	bool copy_seccomp;
 	const char *backend; /* attach: "cntrfs", "bind" or "auto" */
+	bool map_host_root; /* attach: --map-host-root */
 	struct seccomp_filters seccomp; /* filled by target_opts_load */
 	int pidfd; /* the target, held from its lookup on (or given by the exec relay); -1 */
 };

@@ -571,7 +571,6 @@ def userns_allcaps(base_dir):
     c.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11, not done yet: CntrFS serves user-namespaced sessions with the server's privileges and the id map, and bind idmaps the fat view (README trust model)")
 @pytest.mark.deadline(60)
 def test_userns_root_is_never_host_root_through_the_session(userns_allcaps, backend, host):
     """A user-namespaced container whose root holds every capability in its own namespace
