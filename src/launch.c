@@ -26,6 +26,7 @@
 #include "identity.h"
 #include "launch_setup.h"
 #include "leftovers.h"
+#include "stdio_relay.h"
 #include "lsm.h"
 #include "mountns.h"
 #include "pty.h"
@@ -472,6 +473,7 @@ int launch_run(struct launch *l)
 	pid_t child, self = getpid();
 	struct stat view_ns;
 	struct setup setup;
+	struct stdio_relay relay_io = { -1, -1, -1 };
 	int view_fd = -1;
 
 	if (pty_open(&pty) < 0) {
@@ -545,8 +547,17 @@ int launch_run(struct launch *l)
 			pty.master = master;
 		}
 	}
-	if (!setup.signo && !setup.timed_out)
-		setup_finish(&setup, sv[0], MSG_STDIO);
+	/* With a pty the session has its slave; else pipes that we relay, never our own fds. */
+	if (!setup.signo && !setup.timed_out) {
+		int fds[3] = { 0, 1, 2 }, r = 0;
+
+		if (pty.master < 0 && (r = stdio_relay_open(&relay_io, fds)) < 0)
+			log_errno(r, "making the session's stdio pipes"); /* C gets none and ends */
+		else
+			setup_finish(&setup, sv[0], MSG_STDIO, fds);
+		for (int k = 0; k < 3 && pty.master < 0 && r == 0; k++)
+			close(fds[k]);
+	}
 	close(sv[0]);
 	close(logp[0]);
 	if (setup.sigfd >= 0)
@@ -565,8 +576,11 @@ int launch_run(struct launch *l)
 	}
 	if (pty.master >= 0)
 		status = pty_relay(&pty, child, &sigs);
+	else if (relay_io.in >= 0)
+		status = stdio_relay_run(&relay_io, child, &sigs);
 	else
 		status = wait_forwarding(child, &sigs);
+	stdio_relay_close(&relay_io);
 	pty_close(&pty);
 	if (view_fd >= 0) {
 		leftovers_kill(&view_ns);

@@ -71,15 +71,10 @@ int setup_wait(struct setup *s, int sock)
 }
 
 /* Hands C the caller's stdio, then copies what C logged before until it closes its end. */
-int setup_finish(struct setup *s, int sock, char tag)
+int setup_finish(struct setup *s, int sock, char tag, const int stdio[3])
 {
-	int fds[3], r;
+	int r = fdpass_send_n(sock, tag, stdio, 3);
 
-	for (int k = 0; k < 3; k++)
-		fds[k] = fcntl(k, F_GETFD) < 0 ? -1 : k;
-	if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0)
-		return -EBADF; /* main() opened every one */
-	r = fdpass_send_n(sock, tag, fds, 3);
 	while (s->logfd >= 0 && copy_log(s) > 0)
 		;
 	return r;

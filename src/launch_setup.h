@@ -25,7 +25,7 @@ void setup_begin(struct setup *s, const sigset_t *sigs, int logfd);
 int setup_wait(struct setup *s, int sock);
 /* setup_wait, then one byte that must be want. */
 int setup_recv_byte(struct setup *s, int sock, char want);
-/* Hands C the caller's stdio (tag), then copies what C logged until it closes its end. */
-int setup_finish(struct setup *s, int sock, char tag);
+/* Hands C the session's stdio (tag), then copies what C logged until it closes its end. */
+int setup_finish(struct setup *s, int sock, char tag, const int stdio[3]);
 /* SIGKILLs child and reaps it within ms; false if it could not be (see launch_setup.c). */
 bool setup_kill_child(pid_t child, int ms);

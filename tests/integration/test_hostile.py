@@ -1444,3 +1444,27 @@ def test_engine_session_out_of_reach(engine_ctrs, variant, backend, host):
         assert_nothing_reached(attacker, host, session, report, result, victim)
     finally:
         victim.cleanup()
+
+
+# ---------------------------------------------------------------------------
+# 4 again: without a terminal the session's stdio are cntr's pipes, never the caller's fds
+# ---------------------------------------------------------------------------
+
+@pytest.mark.deadline(60)
+def test_session_stdio_is_relayed_not_the_callers(dockercaps, backend, workdir):
+    """cntr's stdin and stdout are host files: the command's fds 0-2 are pipes that cntr
+    relays, byte for byte, so no session process holds the caller's files."""
+    src, dst = os.path.join(workdir, "in"), os.path.join(workdir, "out")
+    data = os.urandom(3 << 20)
+    with open(src, "wb") as f:
+        f.write(data)
+    with open(src, "rb") as fin, open(dst, "wb") as fout:
+        p = subprocess.run(attach_argv([str(dockercaps.pid)],
+                                       ["/bin/sh", "-c", "readlink /proc/self/fd/0 /proc/self/fd/1 >&2; cat"],
+                                       backend),
+                           stdin=fin, stdout=fout, stderr=subprocess.PIPE, env=cntr_env(), timeout=30)
+    assert p.returncode == 0, p.stderr
+    links = p.stderr.decode().split()
+    assert len(links) == 2 and all(re.fullmatch(r"pipe:\[\d+\]", link) for link in links), links
+    with open(dst, "rb") as f:
+        assert f.read() == data, "the relayed stdout differs from the input"
