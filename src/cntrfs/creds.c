@@ -2,7 +2,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <sched.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,10 +15,46 @@
 #include "cntrfs/fs.h"
 #include "util/log.h"
 
+/*
+ * What a worker may need of root: file access and ownership as any caller,
+ * ids per request, device nodes, trusted xattrs and backing files
+ * (CAP_SYS_ADMIN), file capabilities, LSM labels, reserved blocks, leaving
+ * SCHED_IDLE, and reading a caller's /proc/PID/ns/user (CAP_SYS_PTRACE: the
+ * kernel's ptrace read check, for callers with more capabilities than us).
+ * Capabilities are per thread: a worker drops every other one (kill, raw
+ * I/O, modules, networking, BPF ...), so a bug in request handling cannot use
+ * them. The rest of cntr keeps what it needs.
+ */
+static const int worker_caps[] = {
+	CAP_CHOWN,     CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER,
+	CAP_FSETID,    CAP_SETGID,	 CAP_SETUID,	      CAP_LINUX_IMMUTABLE,
+	CAP_SYS_ADMIN, CAP_SYS_NICE,	 CAP_SYS_RESOURCE,    CAP_MKNOD,
+	CAP_SETFCAP,   CAP_MAC_OVERRIDE, CAP_MAC_ADMIN,	      CAP_SYS_PTRACE,
+};
+
+static void drop_worker_caps(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct d[2];
+	uint64_t keep = 0, prm, eff;
+
+	if (syscall(SYS_capget, &hdr, d) < 0)
+		return;
+	for (size_t k = 0; k < sizeof(worker_caps) / sizeof(worker_caps[0]); k++)
+		keep |= 1ULL << worker_caps[k];
+	prm = (d[0].permitted | (uint64_t)d[1].permitted << 32) & keep;
+	eff = (d[0].effective | (uint64_t)d[1].effective << 32) & keep;
+	d[0] = (struct __user_cap_data_struct){ (uint32_t)eff, (uint32_t)prm, 0 };
+	d[1] = (struct __user_cap_data_struct){ (uint32_t)(eff >> 32), (uint32_t)(prm >> 32), 0 };
+	if (syscall(SYS_capset, &hdr, d) < 0)
+		log_warn("a CntrFS worker keeps all its capabilities: %s", strerror(errno));
+}
+
 void *creds_thread_start(void *fs)
 {
 	struct cntrfs_thread *t = calloc(1, sizeof(*t));
 
+	drop_worker_caps();
 	/*
 	 * A private umask per thread: creating ops set the caller's (modes arrive
 	 * unmasked, FUSE_DONT_MASK). Without CLONE_FS the server's own umask is

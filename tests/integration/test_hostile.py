@@ -1468,3 +1468,33 @@ def test_session_stdio_is_relayed_not_the_callers(dockercaps, backend, workdir):
     assert len(links) == 2 and all(re.fullmatch(r"pipe:\[\d+\]", link) for link in links), links
     with open(dst, "rb") as f:
         assert f.read() == data, "the relayed stdout differs from the input"
+
+
+# ---------------------------------------------------------------------------
+# the CntrFS server: its workers hold only the capabilities they use
+# ---------------------------------------------------------------------------
+
+# src/cntrfs/creds.c (SYS_PTRACE, 19: reading a caller's /proc/PID/ns/user needs it)
+WORKER_MAY_HOLD = {0, 1, 2, 3, 4, 6, 7, 9, 19, 21, 23, 24, 27, 31, 32, 33}
+NEVER_IN_A_WORKER = {5: "KILL", 16: "SYS_MODULE", 17: "SYS_RAWIO", 18: "SYS_CHROOT",
+                     12: "NET_ADMIN", 22: "SYS_BOOT", 39: "BPF"}
+
+
+@pytest.mark.deadline(60)
+def test_cntrfs_workers_drop_capabilities_they_do_not_use(dockercaps):
+    """The threads that answer FUSE requests for a session (cntrfs-dev, cntrfs-ring) keep
+    file-access capabilities only: no kill, raw I/O, modules, networking or BPF."""
+    with Session([str(dockercaps.pid)], backend="cntrfs") as s:
+        tids = H.named_threads(s.proc.pid, "cntrfs-dev") + H.named_threads(s.proc.pid, "cntrfs-ring")
+        assert tids, "no CntrFS worker threads in %d" % s.proc.pid
+        for tid in tids:
+            st = parse_status(read("/proc/%d/task/%s/status" % (s.proc.pid, tid)))
+            prm, eff = int(st["CapPrm"], 16), int(st["CapEff"], 16)
+            held = {c for c in range(64) if (prm | eff) >> c & 1}
+            assert held <= WORKER_MAY_HOLD, "worker %s holds %s" % (tid, sorted(held - WORKER_MAY_HOLD))
+            assert 2 in held, "worker %s lost CAP_DAC_READ_SEARCH (open_by_handle_at)" % tid
+            assert not held & set(NEVER_IN_A_WORKER), [NEVER_IN_A_WORKER[c] for c in held & set(NEVER_IN_A_WORKER)]
+        # H itself keeps what the exec relay and the set-up need.
+        main = int(proc_status(s.proc.pid)["CapEff"], 16)
+        assert main >> 5 & 1, "the attach process lost CAP_KILL"
+        s.finish()
