@@ -674,7 +674,8 @@ def _switches(pid, tid):
 def test_threads_option_serves_parallel_readers(mount_factory):
     # Through /dev/fuse, where --threads sets the number of workers (ring threads are one
     # per CPU queue, whatever --threads says).
-    e = mount_factory(["--threads", "4", "--no-passthrough", "--no-io-uring"])
+    # --no-keep-cache: every round reads through the server, not the page cache.
+    e = mount_factory(["--threads", "4", "--no-passthrough", "--no-io-uring", "--no-keep-cache"])
     data = random.Random(5).randbytes(1 << 20)
     for i in range(8):
         write_file(e.s("f%d" % i), data)
