@@ -4,12 +4,14 @@
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "cntrfs/creds.h"
+#include "cntrfs/handles.h"
 #include "fuse/reply.h"
 #include "util/log.h"
 
@@ -83,6 +85,7 @@ int cntrfs_init(struct cntrfs *fs, const char *source, const struct cntrfs_confi
 	struct stat st;
 
 	memset(fs, 0, sizeof(*fs));
+	pthread_mutex_init(&fs->files_lock, NULL);
 	fs->cfg = *cfg;
 	fs->proc_fd = -1;
 	root = open(source, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -117,6 +120,14 @@ int cntrfs_init(struct cntrfs *fs, const char *source, const struct cntrfs_confi
 
 void cntrfs_destroy(struct cntrfs *fs)
 {
+	while (fs->open_files) {
+		struct cfile *f = fs->open_files;
+
+		fs->open_files = f->next;
+		close(f->fd);
+		free(f);
+	}
+	pthread_mutex_destroy(&fs->files_lock);
 	dir_streams_destroy(fs);
 	inode_table_destroy(&fs->inodes);
 	if (fs->proc_fd >= 0)

@@ -1,6 +1,7 @@
 /* CntrFS: a pass-through filesystem served over the FUSE session. */
 #pragma once
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <sys/stat.h>
 
@@ -36,6 +37,12 @@ struct cntrfs {
 	bool passthrough; /* agreed with the kernel */
 	bool no_opendir; /* OPENDIR answered ENOSYS: listings come with fh 0 */
 	struct dir_streams *dirs; /* ops_dir.c: open listings for fh 0 */
+	/*
+	 * Open files, freed at the end if their RELEASE never came (the kernel
+	 * may drop it when the mount goes away while a file is open).
+	 */
+	struct cfile *open_files;
+	pthread_mutex_t files_lock;
 	bool writeback;
 	bool killpriv; /* agreed: FUSE_HANDLE_KILLPRIV_V2 */
 	unsigned long entry_sec, attr_sec, neg_sec;

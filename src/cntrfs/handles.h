@@ -13,6 +13,7 @@
 struct cfile {
 	int fd;
 	struct inode *inode;
+	struct cfile *prev, *next; /* in cntrfs.open_files: a RELEASE may never come */
 };
 
 struct cdir {

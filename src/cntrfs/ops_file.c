@@ -89,6 +89,13 @@ static int new_file(struct fuse_req *req, struct inode *i, int fd, struct cntr_f
 	}
 	f->fd = fd;
 	f->inode = i;
+	f->prev = NULL;
+	pthread_mutex_lock(&fs->files_lock);
+	f->next = fs->open_files;
+	if (f->next)
+		f->next->prev = f;
+	fs->open_files = f;
+	pthread_mutex_unlock(&fs->files_lock);
 	memset(out, 0, sizeof(*out));
 	if (fs->passthrough && i->type == S_IFREG)
 		id = passthrough_ref(req, i, fd);
@@ -322,6 +329,14 @@ void op_release(struct fuse_req *req, const void *arg, size_t len)
 
 		ioctl(req->fd, FUSE_DEV_IOC_BACKING_CLOSE, &id);
 	}
+	pthread_mutex_lock(&fs->files_lock);
+	if (f->prev)
+		f->prev->next = f->next;
+	else
+		fs->open_files = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
+	pthread_mutex_unlock(&fs->files_lock);
 	close(f->fd);
 	free(f);
 	fuse_reply_err(req, 0);
