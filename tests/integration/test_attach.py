@@ -1231,37 +1231,25 @@ def test_userns_unprivileged_target(userns_ctr, userns_app_target, be):
     assert out.split("\n")[:3] == ["1000", "1000 2000", proc_status(userns_app_target)["NSpid"].split()[-1]]
 
 
-def test_userns_ids_are_the_hosts_by_default(userns_ctr, workdir, be):
-    """Container root is host uid 100000 on the fat side's files: host root's files show as
-    nobody, and it cannot create a file in a root-owned host directory."""
+@pytest.mark.parametrize("mapped", [False, True], ids=["default", "map-host-root"])
+def test_userns_ids_of_the_fat_side(userns_ctr, workdir, be, mapped):
+    """By default container root is host uid 100000 on the fat side's files: host root's files
+    show as nobody and it cannot create a file in a root-owned host directory. With
+    --map-host-root they show as its own, and what it creates there is host root's."""
     host_file = os.path.join(workdir, "by-container-root")
     inside_file = os.path.join(userns_ctr.root, "tmp", "made-inside")
     script = ("stat -c '%u %g' /usr/bin/python3 /var/lib/cntr/marker; "
               "touch {f} 2>/dev/null || echo denied; touch /var/lib/cntr/tmp/made-inside; "
               "python3 -c 'import os; print(os.getuid())'").format(f=host_file)
     try:
-        out = ok(attach_sh(userns_ctr.pid, script, args=be))
-        assert out.split("\n")[:4] == ["65534 65534", "0 0", "denied", "0"], out
-        assert not os.path.exists(host_file)
-        st = os.stat(inside_file)
-        assert (st.st_uid, st.st_gid) == (USERNS_BASE, USERNS_BASE)
-    finally:
-        for p in (host_file, inside_file):
-            if os.path.exists(p):
-                os.unlink(p)
-
-
-def test_userns_ids_are_shifted_with_map_host_root(userns_ctr, workdir, be):
-    host_file = os.path.join(workdir, "by-container-root")
-    inside_file = os.path.join(userns_ctr.root, "tmp", "made-inside")
-    script = ("stat -c '%u %g' /usr/bin/python3 /var/lib/cntr/marker; "
-              "touch {f}; touch /var/lib/cntr/tmp/made-inside; python3 -c 'import os; print(os.getuid())'"
-              ).format(f=host_file)
-    try:
-        out = ok(attach_sh(userns_ctr.pid, script, args=list(be) + ["--map-host-root"]))
-        assert out.split("\n")[:3] == ["0 0", "0 0", "0"], out
-        st = os.stat(host_file)
-        assert (st.st_uid, st.st_gid) == (0, 0), "a file container root made on the host side"
+        out = ok(attach_sh(userns_ctr.pid, script, args=list(be) + (["--map-host-root"] if mapped else [])))
+        if mapped:
+            assert out.split("\n")[:3] == ["0 0", "0 0", "0"], out
+            st = os.stat(host_file)
+            assert (st.st_uid, st.st_gid) == (0, 0), "a file container root made on the host side"
+        else:
+            assert out.split("\n")[:4] == ["65534 65534", "0 0", "denied", "0"], out
+            assert not os.path.exists(host_file)
         st = os.stat(inside_file)
         assert (st.st_uid, st.st_gid) == (USERNS_BASE, USERNS_BASE)
     finally:
