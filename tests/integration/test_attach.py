@@ -34,7 +34,8 @@ import uuid
 import pytest
 
 import cntr_helpers as H
-from slimctr import SlimContainer, USERNS_BASE, USERNS_COUNT
+import slimctr
+from slimctr import SlimContainer, TIME_OFFSET, USERNS_BASE, USERNS_COUNT
 
 CNTR = os.path.realpath(H.cntr_bin())
 # Every cntr we start carries this in its environment: that is how leftovers are found.
@@ -437,6 +438,7 @@ class Ctr:
                 move_to_cgroups(self.pid, self.cgroup_dirs)
             self.pidns = os.readlink("/proc/%d/ns/pid" % self.pid)
             self.ns = ns_links(self.pid)
+            self.own = own_namespaces(self)
             self.mountinfo = read("/proc/%d/mountinfo" % self.pid)
             self.allowed = {self.pid}
         except BaseException:
@@ -486,6 +488,30 @@ class Ctr:
         return out
 
 
+def own_namespaces(ctr):
+    """The namespaces ctr claims to have of its own (slimctr.NAMESPACES, and user when it
+    is user-namespaced), each checked to differ from ours: a session found in one of them
+    joined it, it cannot have had it from us. The others (user of a plain container) are ours."""
+    claimed = set(slimctr.NAMESPACES) | ({"user"} if ctr.userns else set())
+    ours = ns_links(os.getpid())
+    same = sorted(n for n in claimed if ctr.ns[n] == ours[n])
+    if same:
+        raise AssertionError("container %d shares namespaces %s with the host" % (ctr.pid, same))
+    if read("/proc/%d/timens_offsets" % ctr.pid).split() != [
+            "monotonic", str(TIME_OFFSET), "0", "boottime", str(TIME_OFFSET), "0"]:
+        raise AssertionError("container %d: time offsets %r" % (ctr.pid, read("/proc/%d/timens_offsets" % ctr.pid)))
+    return claimed
+
+
+def assert_ns_joined(got, ctr, names=NS_SHARED, what="session"):
+    """got: {namespace: ns link} of a session process. Each of names is the container's; those
+    the container has of its own differ from ours (own_namespaces), those it has not are ours."""
+    ours = ns_links(os.getpid(), names)
+    for n in names:
+        assert got[n] == ctr.ns[n], "namespace %s: %s %s, container %s" % (n, what, got[n], ctr.ns[n])
+        assert (got[n] != ours[n]) == (n in ctr.own), "namespace %s: %s, ours %s" % (n, got[n], ours[n])
+
+
 def start_ctr(base, name, **opts):
     return Ctr(base, name, **opts).start()
 
@@ -500,7 +526,7 @@ def spawn_target(ctr, uid=0, gid=0, groups=(), bnd=None, prm=None, inh=0, amb=0,
     if middle == 0:
         try:
             os.close(r)
-            names = ["ipc", "uts", "net", "cgroup", "pid", "mnt"]
+            names = ["ipc", "uts", "net", "cgroup", "pid", "time", "mnt"]
             fds = {n: os.open("/proc/%d/ns/%s" % (ctr.pid, n), os.O_RDONLY) for n in names + ["user"]}
             rootfd = os.open("/proc/%d/root" % ctr.pid, os.O_RDONLY | os.O_DIRECTORY)
             for n in names:
@@ -835,13 +861,26 @@ def mountinfo_entries(text):
 # ---------------------------------------------------------------------------
 
 NS_SCRIPT = 'for n in cgroup ipc net pid uts user time mnt; do echo "$n $(readlink /proc/self/ns/$n)"; done'
+# Prints "uptime SECONDS": the container's boot-time clock is TIME_OFFSET ahead of ours.
+UPTIME_SCRIPT = 'read up idle </proc/uptime; echo "uptime ${up%.*}"'
+
+
+def uptime():
+    return int(float(read("/proc/uptime").split()[0]))
+
+
+def assert_container_clock(inside, what="session"):
+    """inside["uptime"]: the boot-time clock seen in a session, which must be the container's."""
+    got = int(inside["uptime"])
+    assert got - uptime() > TIME_OFFSET - 60, "%s uptime %s, ours %s: not in the container's time namespace" % (
+        what, got, uptime())
 
 
 def test_namespaces_from_inside(plain, be):
-    out = ok(attach_sh(plain.pid, NS_SCRIPT, args=be))
+    out = ok(attach_sh(plain.pid, NS_SCRIPT + "; " + UPTIME_SCRIPT, args=be))
     inside = dict(line.split(" ", 1) for line in out.splitlines())
-    for n in NS_SHARED:
-        assert inside[n] == plain.ns[n], "namespace %s: session %s, target %s" % (n, inside[n], plain.ns[n])
+    assert_ns_joined(inside, plain)
+    assert_container_clock(inside)
     assert inside["mnt"] != plain.ns["mnt"], "the session must have its own mount namespace"
     assert inside["mnt"] != os.readlink("/proc/self/ns/mnt")
 
@@ -849,8 +888,7 @@ def test_namespaces_from_inside(plain, be):
 def test_live_session_seen_from_host(plain, be):
     with Live("attach", plain.pid, args=be) as s:
         host = ns_links(s.sleep)
-        for n in NS_SHARED:
-            assert host[n] == plain.ns[n], n
+        assert_ns_joined(host, plain)
         assert host["mnt"] not in (plain.ns["mnt"], os.readlink("/proc/self/ns/mnt"))
         assert os.readlink("/proc/%d/ns/mnt" % s.shell) == host["mnt"]
         # The command is inside the container's pid namespace, one level below ours.
@@ -1205,11 +1243,12 @@ def test_container_without_proc_and_dev(bare, be):
 # ---------------------------------------------------------------------------
 
 def test_userns_namespaces_and_identity(userns_ctr, be):
-    out = ok(attach_sh(userns_ctr.pid, NS_SCRIPT + "; id -u; id -g; cat /proc/self/uid_map", args=be))
+    out = ok(attach_sh(userns_ctr.pid, NS_SCRIPT + "; id -u; id -g; cat /proc/self/uid_map; " + UPTIME_SCRIPT,
+                       args=be))
     lines = out.splitlines()
-    inside = dict(line.split(" ", 1) for line in lines[:8])
-    for n in NS_SHARED:
-        assert inside[n] == userns_ctr.ns[n], n
+    inside = dict(line.split(" ", 1) for line in lines[:8] + lines[-1:])
+    assert_ns_joined(inside, userns_ctr)
+    assert_container_clock(inside)
     assert inside["mnt"] != userns_ctr.ns["mnt"]
     assert lines[8:10] == ["0", "0"]
     assert lines[10].split() == ["0", str(USERNS_BASE), str(USERNS_COUNT)]
@@ -1253,8 +1292,7 @@ def test_userns_ids_are_shifted(userns_ctr, workdir, be):
 def test_userns_live_session(userns_ctr, be):
     with Live("attach", userns_ctr.pid, args=be) as s:
         host = ns_links(s.sleep)
-        for n in NS_SHARED:
-            assert host[n] == userns_ctr.ns[n], n
+        assert_ns_joined(host, userns_ctr)
         assert proc_status(s.sleep)["Uid"].split()[0] == str(USERNS_BASE)
         assert read("/proc/%d/mountinfo" % userns_ctr.pid) == userns_ctr.mountinfo
         assert_no_fuse_or_ptmx_fds(s.shell, "session shell")

@@ -204,8 +204,16 @@ def check_session(sub, p, out, pid, backend=None):
     """The session ran in pid's container and cgroups, as its root, with the exit status passed
     on; attach's fat view came from `backend` ("cntrfs" or "bind")."""
     assert p.returncode == 3, "exit %d, stderr %r, stdout %r" % (p.returncode, p.stderr, p.stdout)
+    # Only a namespace the container has of its own tells joining it from keeping ours: every
+    # engine makes ipc, net, pid and uts ones, and a user namespace for a shifted id map. Those
+    # it shares with us (time, and user for plain containers) must stay ours.
+    theirs = {n: os.readlink("/proc/%d/ns/%s" % (pid, n)) for n in NS_SHARED}
+    own = {n for n in NS_SHARED if theirs[n] != os.readlink("/proc/self/ns/" + n)}
+    want_own = {"ipc", "net", "pid", "uts"} | (set() if is_identity_map(pid) else {"user"})
+    assert want_own <= own, "container %d shares namespaces %s with the host" % (pid, sorted(want_own - own))
     for n in NS_SHARED:
-        assert out["ns_" + n] == os.readlink("/proc/%d/ns/%s" % (pid, n)), n
+        assert out["ns_" + n] == theirs[n], "namespace %s: session %s, container %s (%s)" % (
+            n, out["ns_" + n], theirs[n], "its own" if n in own else "the host's")
     # Same cgroup namespace (above) and the same paths in it: the same cgroups.
     want_cg = cgroups_seen_inside(pid)
     assert want_cg, "no cgroups for pid %d" % pid

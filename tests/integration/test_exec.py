@@ -18,7 +18,8 @@ import pytest
 import cntr_helpers as H
 from test_attach import (  # noqa: F401  (fixtures are used by name)
     check_stdin_eof_ends_cat,
-    CNTR, MARKER, NS_SHARED, assert_gone, NS_SCRIPT, USERNS_BASE, Live, app_target, assert_no_fuse_or_ptmx_fds,
+    CNTR, MARKER, NS_SHARED, UPTIME_SCRIPT, assert_container_clock, assert_ns_joined,
+    assert_gone, NS_SCRIPT, USERNS_BASE, Live, app_target, assert_no_fuse_or_ptmx_fds,
     bad_input_cases, bare, wait_for_cmdline, check_bad_input, caps_of, cntr, cntr_argv, cntr_env, describe, environ_of,
     expected_caps, hexcaps, no_leftovers, ok, pidns_members, plain, proc_state,
     proc_status, read, ro_ctr, rootcaps_target, run, session_status, start_ctr, token_procs,
@@ -59,17 +60,17 @@ def test_environment_fallbacks(plain, app_target):
 
 
 def test_namespaces_all_the_targets(plain):
-    out = ok(exec_sh(plain.pid, NS_SCRIPT))
+    out = ok(exec_sh(plain.pid, NS_SCRIPT + "; " + UPTIME_SCRIPT))
     inside = dict(line.split(" ", 1) for line in out.splitlines())
-    for n in NS_SHARED + ("mnt",):
-        assert inside[n] == plain.ns[n], "namespace %s: session %s, target %s" % (n, inside[n], plain.ns[n])
+    assert_ns_joined(inside, plain, NS_SHARED + ("mnt",))
+    assert_container_clock(inside)
 
 
 def test_live_exec_seen_from_host(plain):
     with Live("exec", plain.pid) as s:
         for pid in (s.shell, s.sleep):
             host = {n: os.readlink("/proc/%d/ns/%s" % (pid, n)) for n in NS_SHARED + ("mnt",)}
-            assert host == {n: plain.ns[n] for n in host}
+            assert_ns_joined(host, plain, NS_SHARED + ("mnt",))
             assert os.readlink("/proc/%d/root" % pid) == plain.root
             assert len(proc_status(pid)["NSpid"].split()) == 2
             assert_no_fuse_or_ptmx_fds(pid, "exec session process")
@@ -137,8 +138,7 @@ def test_userns_container(userns_ctr):
     try:
         lines = out.splitlines()
         inside = dict(line.split(" ", 1) for line in lines[:8])
-        for n in NS_SHARED + ("mnt",):
-            assert inside[n] == userns_ctr.ns[n], n
+        assert_ns_joined(inside, userns_ctr, NS_SHARED + ("mnt",))
         assert lines[8:11] == ["0", "0", MARKER.strip()]
         st = os.stat(made)
         assert (st.st_uid, st.st_gid) == (USERNS_BASE, USERNS_BASE)
