@@ -9,7 +9,8 @@ tests/engines/ENGINE.sh: it installs the engine from Debian's archive if it is m
 machine), starts its daemon if it has one, and runs a plain and a user-namespaced container of
 a local busybox image, plus one that exists but is not running. The fixture stops what it
 started before the next engine begins. An engine whose script exits 77 (its packages cannot be
-installed) is skipped with the script's reason; any other failure is an error.
+installed) is skipped with the script's reason, except in CI (CI=true), where that fails the
+engine's tests; any other failure is an error.
 
 Every attach runs twice, with --backend cntrfs and with --backend bind; exec runs once (it uses
 the container's own root, so the back end does not apply). Every session runs one script inside
@@ -61,6 +62,12 @@ MODES = [("attach", "cntrfs"), ("attach", "bind"), ("exec", None)]
 MODE_IDS = ["attach-cntrfs", "attach-bind", "exec"]
 
 
+def in_ci():
+    """CI=true (GitHub Actions, GitLab and most CI systems set it): an engine that cannot run is a
+    failure there, not a skip."""
+    return os.environ.get("CI", "").lower() == "true"
+
+
 def script(engine, action):
     return subprocess.run([os.path.join(ENGINES_DIR, engine + ".sh"), action], stdin=subprocess.DEVNULL,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=SCRIPT_TIMEOUT)
@@ -93,7 +100,10 @@ class Engine:
         p = script(self.name, action)
         self.setup_steps.append(action)
         if p.returncode == CANNOT_RUN:
-            pytest.skip("%s cannot run on this machine: %s" % (self.name, p.stderr.decode().strip()))
+            why = "%s cannot run on this machine: %s" % (self.name, p.stderr.decode().strip())
+            if in_ci():
+                pytest.fail(why + " (a skip is a failure in CI: CI=true)", pytrace=False)
+            pytest.skip(why)
         if p.returncode != 0:
             raise AssertionError("%s.sh %s failed (exit %d):\n%s" % (
                 self.name, action, p.returncode, p.stderr.decode(errors="replace")))
