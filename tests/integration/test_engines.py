@@ -22,8 +22,10 @@ namespaces), the image's marker file (at /var/lib/cntr for attach, / for exec), 
 host's tools at / and the filesystem type of / (fuse.cntrfs for cntrfs, the host root's for
 bind), and that the exit status comes through. `cntr exec NAME` inside `cntr attach NAME` is
 checked the same way (the host-side cntr runs it). Without --backend, attach -v must report its
-choice: bind for plain containers, cntrfs for user-namespaced ones. Stopped containers and
-unknown names must fail with one line. The last three tests need no engine and are not marked
+choice: bind for plain containers, cntrfs for user-namespaced ones. Docker sessions
+(attach with each back end, exec) must carry docker's seccomp filter: Seccomp 2 with the
+container's filter count, unshare -U and keyctl denied; with --seccomp off neither. Stopped
+containers and unknown names must fail with one line. The last three tests need no engine and are not marked
 "engines": -m "not engines" runs them, and starts and stops nothing.
 """
 
@@ -324,6 +326,43 @@ def test_unknown_name(engine, sub, backend, how):
     line = one_line_error(p)
     assert "no container 'cntr-test-no-such-container' found (tried: " in line, line
     assert t.type + ": " in line, line
+
+
+# Seccomp state of the session, then two system calls docker's default profile denies to a
+# process without CAP_SYS_ADMIN: unshare(CLONE_NEWUSER) (busybox's or the host's unshare) and,
+# where the host's python3 is at hand (attach), keyctl(KEYCTL_GET_KEYRING_ID, session keyring).
+SECCOMP_SCRIPT = (
+    'grep -E "^Seccomp(_filters)?:" /proc/self/status; unshare -U true 2>/dev/null; echo "unshare $?"; '
+    'if [ -x /usr/bin/python3 ]; then /usr/bin/python3 -c "import ctypes, platform; '
+    'assert platform.machine() == \'x86_64\'; l = ctypes.CDLL(None, use_errno=True); '
+    'r = l.syscall(250, 0, -3, 0); print(\'keyctl\', ctypes.get_errno() if r < 0 else 0)"; fi')
+
+
+@engines
+@pytest.mark.parametrize("engine", ["docker"], indirect=True)
+@pytest.mark.parametrize("seccomp", ["auto", "off"])
+@pytest.mark.parametrize("sub,backend", MODES, ids=MODE_IDS)
+def test_docker_seccomp(engine, sub, backend, seccomp):
+    """A session in a docker container carries docker's seccomp filter: Seccomp 2 with the
+    container's number of filters, and unshare -U and keyctl fail with EPERM (both succeed on this
+    host as root without the filter, which --seccomp off shows)."""
+    t = engine.targets["plain"]
+    with open("/proc/%d/status" % t.pid) as f:
+        theirs = dict(line.split(":", 1) for line in f.read().splitlines())
+    assert theirs["Seccomp"].strip() == "2", "docker's container runs without a filter: %r" % theirs["Seccomp"]
+    args = backend_args(backend) + (["--seccomp", "off"] if seccomp == "off" else []) + [t.name]
+    p = cntr(sub, args, ["/bin/sh", "-c", SECCOMP_SCRIPT], t.env)
+    assert p.returncode == 0, p
+    got = dict(line.split(None, 1) for line in p.stdout.decode().splitlines())
+    if seccomp == "auto":
+        want = {"Seccomp:": "2", "Seccomp_filters:": theirs["Seccomp_filters"].strip(), "unshare": "1"}
+        if sub == "attach":
+            want["keyctl"] = "1"  # EPERM
+    else:
+        want = {"Seccomp:": "0", "Seccomp_filters:": "0", "unshare": "0"}
+        if sub == "attach":
+            want["keyctl"] = "0"
+    assert got == want, "stdout %r, stderr %r" % (p.stdout, p.stderr)
 
 
 @engines
