@@ -16,9 +16,10 @@ import time
 import pytest
 
 import cntr_helpers as H
+import untouched
 from test_attach import (  # noqa: F401  (fixtures are used by name)
     check_stdin_eof_ends_cat,
-    CNTR, MARKER, NS_SHARED, UPTIME_SCRIPT, assert_container_clock, assert_ns_joined,
+    CNTR, CNTR_TMPDIR, MARKER, NS_SHARED, UPTIME_SCRIPT, assert_container_clock, assert_ns_joined,
     assert_gone, NS_SCRIPT, USERNS_BASE, Live, app_target, assert_no_fuse_or_ptmx_fds,
     bad_input_cases, bare, wait_for_cmdline, check_bad_input, caps_of, cntr, cntr_argv, cntr_env, describe, environ_of,
     expected_caps, hexcaps, no_leftovers, ok, pidns_members, plain, proc_state,
@@ -440,3 +441,40 @@ def test_bad_input(plain, case):
 def test_help():
     p = run([CNTR, "exec", "--help"])
     assert p.returncode == 0 and p.stdout.startswith(b"Usage: cntr exec") and p.stderr == b""
+
+
+# ---------------------------------------------------------------------------
+# nothing written anywhere but where the session writes
+# ---------------------------------------------------------------------------
+
+# Each session writes one file into the container's /tmp, on purpose; cntr must write nothing else,
+# on the host (untouched.HostChanges: anything on / newer than a stamp) or in the container (its
+# root as it sees it, private mounts included: names, modes, owners, sizes, times, xattrs).
+ON_PURPOSE = {
+    "attach-cntrfs": ("attach", ["--backend", "cntrfs"], "echo on-purpose > /var/lib/cntr/tmp/on-purpose"),
+    "attach-bind": ("attach", ["--backend", "bind"], "echo on-purpose > /var/lib/cntr/tmp/on-purpose"),
+    "exec": ("exec", [], "echo on-purpose > /tmp/on-purpose"),
+    "relay": ("attach", [], "%s exec {pid} -- /bin/sh -c 'echo on-purpose > /tmp/on-purpose'" % CNTR),
+}
+ON_PURPOSE_DIFF = {"/tmp/on-purpose": "created", "/tmp": ["ctime", "mtime"]}
+
+
+@pytest.mark.slow
+@pytest.mark.deadline(300)
+@pytest.mark.parametrize("mode", list(ON_PURPOSE))
+def test_nothing_written_but_the_sessions_own_file(plain, workdir, mode):
+    sub, args, script = ON_PURPOSE[mode]
+    made = os.path.join(plain.root, "tmp", "on-purpose")
+    cwd = os.path.join(workdir, "cwd")
+    os.mkdir(cwd)
+    host = untouched.HostChanges(watch=[CNTR_TMPDIR, cwd]).start()
+    ctr = untouched.TreeSnapshot("/proc/%d/root" % plain.pid)
+    try:
+        ok(cntr(sub, plain.pid, ["/bin/sh", "-c", script.format(pid=plain.pid)], args=args, cwd=cwd))
+        assert ctr.diff() == ON_PURPOSE_DIFF
+        assert read(made) == "on-purpose\n"
+    finally:
+        changed = host.changes()
+        if os.path.exists(made):
+            os.unlink(made)
+    assert changed == [], "changed on the host during the session: %r" % changed

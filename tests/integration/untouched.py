@@ -1,0 +1,153 @@
+"""Checks that a cntr session writes nothing it was not asked to, on the host or in the container.
+
+    host = HostChanges(ignore=[scratch]).start()
+    ctr = TreeSnapshot("/proc/%d/root" % pid)     # the container's root as it sees it
+    ... run the session ...
+    assert host.changes() == []
+    assert ctr.diff() == {}                        # or the session's own writes
+
+HostChanges: `find / -xdev` for anything whose mtime or ctime is newer than a stamp file made
+at start() (created, written, chmod/chown/xattr changes; a removal shows as its directory's
+change). Not searched: the pseudo filesystems' mount points (/proc, /sys, /dev, /run), the
+directories every other job on a shared machine writes into (/tmp, /var/tmp, /var/log), the
+directory holding this source tree (other checkouts build next to it), the test suites' scratch
+directories under /srv (where the slim containers live: TreeSnapshot covers them) and /srv's
+own times (those directories come and go), and the
+prefixes in `ignore` and in $CNTR_IT_UNTOUCHED_IGNORE (colon-separated). Each directory in
+`watch` (cntr's TMPDIR, its working directory: they may be under an unsearched one) must keep
+its mtime and ctime and gain no entry: a helper file created and removed again there shows.
+
+TreeSnapshot: every path under a root, crossing mounts (so a container's private mounts, seen
+through /proc/PID/root, are in), but not into proc or sysfs: type, mode, owner, size, mtime,
+ctime, atime and every extended attribute. Directories are listed once before the snapshot, so
+relatime has already moved their atimes; a file's atime moves when anything reads it (files are
+never read here, and a freshly written file's atime is not after its mtime).
+"""
+
+import os
+import stat
+import subprocess
+import tempfile
+
+PRUNE = ("/proc", "/sys", "/dev", "/run", "/tmp", "/var/tmp", "/var/log",
+         os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+SCRATCH = ("/srv/cntr-",)  # every test suite's scratch (conftest base_dir, binary copies)
+PSEUDO_FS = {"proc", "sysfs", "cgroup", "cgroup2", "debugfs", "tracefs", "securityfs", "bpf",
+             "fusectl", "configfs", "pstore", "efivarfs"}
+
+
+class HostChanges:
+    def __init__(self, ignore=(), watch=()):
+        env = [p for p in os.environ.get("CNTR_IT_UNTOUCHED_IGNORE", "").split(":") if p]
+        self.prune = tuple(p.rstrip("/") or "/" for p in PRUNE + tuple(ignore) + tuple(env))
+        self.watch = list(watch)
+        self.watched = {}
+        self.stamp_dir = None
+        self.stamp = None
+
+    def start(self):
+        for d in self.watch:
+            st = os.stat(d)
+            self.watched[d] = (st.st_mtime_ns, st.st_ctime_ns, sorted(os.listdir(d)))
+        # The stamp lives in a directory that is not searched: it must not report itself.
+        self.stamp_dir = tempfile.mkdtemp(prefix="cntr-it-stamp-", dir="/run")
+        self.stamp = os.path.join(self.stamp_dir, "stamp")
+        with open(self.stamp, "w"):
+            pass
+        return self
+
+    def changes(self):
+        """Paths changed since start(), as "path" or "path (watched: what)"; removes the stamp."""
+        prune = []
+        for p in self.prune:
+            prune += ["-path", p, "-o"]
+        argv = (["find", "/", "-xdev", "("] + prune[:-1] + [")", "-prune", "-o", "(", "-newer", self.stamp,
+                "-o", "-cnewer", self.stamp, ")", "-print0"])
+        p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+        os.unlink(self.stamp)
+        os.rmdir(self.stamp_dir)
+        # find's complaints are about files that vanished under it: other jobs' temp files.
+        found = [x.decode(errors="replace") for x in p.stdout.split(b"\0") if x]
+        # /srv itself: test runs make and remove their scratch directories in it.
+        res = sorted(x for x in found if not x.startswith(SCRATCH) and x != "/srv")
+        for d, (mtime, ctime, names) in self.watched.items():
+            st = os.stat(d)
+            now = sorted(os.listdir(d))
+            if (st.st_mtime_ns, st.st_ctime_ns, now) != (mtime, ctime, names):
+                res.append("%s (watched: entries %r -> %r, mtime/ctime moved: %s)" % (
+                    d, names, now, (st.st_mtime_ns, st.st_ctime_ns) != (mtime, ctime)))
+        return res
+
+
+def _pseudo_mounts(root):
+    """Mount points (relative to root) of proc, sysfs and the like in the mount table of the
+    process whose root root is (/proc/PID/root), or of ours."""
+    parts = root.split("/")
+    table = "/proc/%s/mountinfo" % parts[2] if root.startswith("/proc/") else "/proc/self/mountinfo"
+    res = set()
+    with open(table) as f:
+        for line in f:
+            fields = line.split()
+            fstype = fields[fields.index("-") + 1]
+            if fstype in PSEUDO_FS:
+                res.add(fields[4].encode().decode("unicode_escape"))
+    return res
+
+
+def _rel(path, root):
+    rel = os.path.relpath(path, root)
+    return "/" if rel == "." else "/" + rel
+
+
+def _walk(root, skip):
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel_dir = _rel(dirpath, root)
+        dirnames[:] = [d for d in dirnames if os.path.join(rel_dir, d) not in skip]
+        yield dirpath, dirnames + filenames
+
+
+class TreeSnapshot:
+    def __init__(self, root):
+        self.root = root
+        self.skip = _pseudo_mounts(root)
+        for dirpath, _ in _walk(root, self.skip):  # let relatime move the directories' atimes
+            pass
+        self.before = self.take()
+
+    def take(self):
+        res = {}
+        for dirpath, names in _walk(self.root, self.skip):
+            for p in [dirpath] + [os.path.join(dirpath, n) for n in names]:
+                try:
+                    # The root itself may be /proc/PID/root, a link to the directory.
+                    st = os.stat(p) if p == dirpath == self.root else os.lstat(p)
+                    try:
+                        xattrs = {n: os.getxattr(p, n, follow_symlinks=False)
+                                  for n in os.listxattr(p, follow_symlinks=False)}
+                    except OSError:
+                        xattrs = None
+                except FileNotFoundError:
+                    continue
+                res[_rel(p, self.root)] = {
+                    "mode": oct(st.st_mode), "uid": st.st_uid, "gid": st.st_gid, "size": st.st_size,
+                    "mtime": st.st_mtime_ns, "ctime": st.st_ctime_ns, "atime": st.st_atime_ns, "xattrs": xattrs}
+        return res
+
+    def diff(self):
+        """{path: what changed} since the snapshot: "created", "removed" or the changed fields."""
+        now = self.take()
+        res = {}
+        for p in set(self.before) | set(now):
+            a, b = self.before.get(p), now.get(p)
+            if a is None:
+                res[p] = "created"
+            elif b is None:
+                res[p] = "removed"
+            else:
+                fields = sorted(k for k in a if a[k] != b[k])
+                if stat.S_ISDIR(int(b["mode"], 8)) and "mtime" in fields and a["atime"] < b["mtime"]:
+                    # take() itself listed a directory whose mtime moved: relatime updated its atime.
+                    fields.remove("atime")
+                if fields:
+                    res[p] = fields
+        return res
