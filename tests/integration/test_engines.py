@@ -207,9 +207,7 @@ def cgroups_seen_inside(pid):
 
 
 def host_root_fstype():
-    with open("/proc/self/mountinfo") as f:
-        top = [line for line in f if line.split()[4] == "/"][-1]
-    return top.split(" - ", 1)[1].split()[0]
+    return [m for m in H.mounts() if m["mountpoint"] == "/"][-1]["fstype"]
 
 
 def check_session(sub, p, out, pid, backend=None):

@@ -4,27 +4,24 @@ inside a `cntr attach` session.
 
 Run as root:  /usr/bin/python3 -m pytest tests/integration/test_exec.py
 
-Helpers, container fixtures and the leftover check come from test_attach.py.
+Helpers come from session_support.py; its fixtures (containers, the leftover check after every
+test) reach this module through conftest.py.
 Inside an exec session the tools are the container's busybox.
 """
 
 import os
 import signal
 import subprocess
-import time
 
 import pytest
 
-import cntr_helpers as H
 import untouched
-from test_attach import (  # noqa: F401  (fixtures are used by name)
-    check_stdin_eof_ends_cat,
-    CNTR, CNTR_TMPDIR, MARKER, NS_SHARED, UPTIME_SCRIPT, assert_container_clock, assert_ns_joined,
-    assert_gone, NS_SCRIPT, USERNS_BASE, Live, app_target, assert_no_fuse_or_ptmx_fds,
-    bad_input_cases, bare, wait_for_cmdline, check_bad_input, caps_of, cntr, cntr_argv, cntr_env, describe, environ_of,
-    expected_caps, hexcaps, no_leftovers, ok, pidns_members, plain, proc_state,
-    proc_status, read, ro_ctr, rootcaps_target, run, session_status, start_ctr, token_procs,
-    tree_state, unique_secs, userns_ctr, userns_app_target, ROOTCAPS_DROP_PRM)
+from session_support import (
+    assert_container_clock, assert_gone, assert_no_fuse_or_ptmx_fds, assert_ns_joined, bad_input_cases,
+    caps_of, check_bad_input, check_stdin_eof_ends_cat, CNTR, cntr, cntr_argv, cntr_env, CNTR_TMPDIR, describe,
+    environ_of, expected_caps, hexcaps, Live, MARKER, NS_SCRIPT, NS_SHARED, ok, pidns_members,
+    proc_status, read, ROOTCAPS_DROP_PRM, run, session_status, start_ctr, token_procs, tree_state, unique_secs,
+    UPTIME_SCRIPT, USERNS_BASE, wait_for_cmdline)
 
 
 def exec_sh(target, script, **kw):

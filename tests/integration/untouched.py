@@ -29,6 +29,8 @@ import stat
 import subprocess
 import tempfile
 
+import cntr_helpers as H
+
 PRUNE = ("/proc", "/sys", "/dev", "/run", "/tmp", "/var/tmp", "/var/log",
          os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 SCRATCH = ("/srv/cntr-",)  # every test suite's scratch (conftest base_dir, binary copies)
@@ -84,14 +86,8 @@ def _pseudo_mounts(root):
     process whose root root is (/proc/PID/root), or of ours."""
     parts = root.split("/")
     table = "/proc/%s/mountinfo" % parts[2] if root.startswith("/proc/") else "/proc/self/mountinfo"
-    res = set()
     with open(table) as f:
-        for line in f:
-            fields = line.split()
-            fstype = fields[fields.index("-") + 1]
-            if fstype in PSEUDO_FS:
-                res.add(fields[4].encode().decode("unicode_escape"))
-    return res
+        return {m["mountpoint"] for m in H.mounts(f.read()) if m["fstype"] in PSEUDO_FS}
 
 
 def _rel(path, root):
