@@ -10,18 +10,19 @@ HostChanges: `find / -xdev` for anything whose mtime or ctime is newer than a st
 at start() (created, written, chmod/chown/xattr changes; a removal shows as its directory's
 change). Not searched: the pseudo filesystems' mount points (/proc, /sys, /dev, /run), the
 directories every other job on a shared machine writes into (/tmp, /var/tmp, /var/log), the
-directory holding this source tree (other checkouts build next to it), the test suites' scratch
-directories under /srv (where the slim containers live: TreeSnapshot covers them) and /srv's
-own times (those directories come and go), and the
-prefixes in `ignore` and in $CNTR_IT_UNTOUCHED_IGNORE (colon-separated). Each directory in
+directory holding this source tree (other checkouts build next to it), /srv (the test suites'
+scratch directories, where the slim containers live: TreeSnapshot covers them), and the
+prefixes in `ignore` and in $CNTR_IT_UNTOUCHED_IGNORE (colon-separated): on a machine where
+other people or jobs change files elsewhere (an apt install in /usr), list those there, or the
+check reports them. Each directory in
 `watch` (cntr's TMPDIR, its working directory: they may be under an unsearched one) must keep
 its mtime and ctime and gain no entry: a helper file created and removed again there shows.
 
 TreeSnapshot: every path under a root, crossing mounts (so a container's private mounts, seen
 through /proc/PID/root, are in), but not into proc or sysfs: type, mode, owner, size, mtime,
-ctime, atime and every extended attribute. Directories are listed once before the snapshot, so
-relatime has already moved their atimes; a file's atime moves when anything reads it (files are
-never read here, and a freshly written file's atime is not after its mtime).
+ctime, atime (but a directory's: listing it here moves it) and every extended attribute. A
+file's or symbolic link's atime moves when anything reads it (nothing is read or followed
+here, and a freshly written file's atime is not after its mtime, so relatime moves it).
 """
 
 import os
@@ -33,7 +34,7 @@ import cntr_helpers as H
 
 PRUNE = ("/proc", "/sys", "/dev", "/run", "/tmp", "/var/tmp", "/var/log",
          os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
-SCRATCH = ("/srv/cntr-",)  # every test suite's scratch (conftest base_dir, binary copies)
+SCRATCH = ("/srv/",)  # test suites' scratch (conftest base_dir, binary copies), and others'
 PSEUDO_FS = {"proc", "sysfs", "cgroup", "cgroup2", "debugfs", "tracefs", "securityfs", "bpf",
              "fusectl", "configfs", "pstore", "efivarfs"}
 
@@ -70,7 +71,6 @@ class HostChanges:
         os.rmdir(self.stamp_dir)
         # find's complaints are about files that vanished under it: other jobs' temp files.
         found = [x.decode(errors="replace") for x in p.stdout.split(b"\0") if x]
-        # /srv itself: test runs make and remove their scratch directories in it.
         res = sorted(x for x in found if not x.startswith(SCRATCH) and x != "/srv")
         for d, (mtime, ctime, names) in self.watched.items():
             st = os.stat(d)
@@ -96,24 +96,31 @@ def _rel(path, root):
 
 
 def _walk(root, skip):
-    for dirpath, dirnames, filenames in os.walk(root):
-        rel_dir = _rel(dirpath, root)
-        dirnames[:] = [d for d in dirnames if os.path.join(rel_dir, d) not in skip]
-        yield dirpath, dirnames + filenames
+    """(directory, [entry names]) for root and every directory below it, never following a
+    symbolic link (reading one moves its atime on a strictatime mount, as docker's /dev is)."""
+    todo = [root]
+    while todo:
+        d = todo.pop()
+        with os.scandir(d) as it:
+            entries = list(it)
+        yield d, [e.name for e in entries]
+        for e in entries:
+            if e.is_dir(follow_symlinks=False) and _rel(e.path, root) not in skip:
+                todo.append(e.path)
 
 
 class TreeSnapshot:
     def __init__(self, root):
         self.root = root
         self.skip = _pseudo_mounts(root)
-        for dirpath, _ in _walk(root, self.skip):  # let relatime move the directories' atimes
-            pass
         self.before = self.take()
 
     def take(self):
         res = {}
         for dirpath, names in _walk(self.root, self.skip):
             for p in [dirpath] + [os.path.join(dirpath, n) for n in names]:
+                if _rel(p, self.root) in self.skip:  # the kernel's, not the container's
+                    continue
                 try:
                     # The root itself may be /proc/PID/root, a link to the directory.
                     st = os.stat(p) if p == dirpath == self.root else os.lstat(p)
@@ -141,8 +148,9 @@ class TreeSnapshot:
                 res[p] = "removed"
             else:
                 fields = sorted(k for k in a if a[k] != b[k])
-                if stat.S_ISDIR(int(b["mode"], 8)) and "mtime" in fields and a["atime"] < b["mtime"]:
-                    # take() itself listed a directory whose mtime moved: relatime updated its atime.
+                if stat.S_ISDIR(int(b["mode"], 8)) and "atime" in fields:
+                    # take() itself lists every directory: under relatime after its mtime moved,
+                    # under strictatime (docker's /dev) always.
                     fields.remove("atime")
                 if fields:
                     res[p] = fields
