@@ -884,7 +884,7 @@ def _as_nobody():
 
 
 def bad_input_cases(sub):
-    """(name, build(ctr pid) -> (argv, run kwargs, cleanup), wanted rc or None)."""
+    """(name, build(ctr pid) -> (argv, run kwargs, cleanup), wanted exit status)."""
     def simple(args):
         return lambda pid: (cntr_argv(sub, None, None, args), {}, None)
 
@@ -893,10 +893,12 @@ def bad_input_cases(sub):
         return cntr_argv(sub, z.pid, ["/bin/true"]), {}, z.wait
 
     cases = [
-        ("unknown-pid", simple(["999999999", "--", "/bin/true"]), None),
-        ("non-numeric-pid", simple(["abc", "--", "/bin/true"]), None),
-        ("negative-pid", simple(["-5", "--", "/bin/true"]), None),
-        ("zombie", zombie, None),
+        # 1: failed before starting the command; 2: usage (doc/cntr.1, EXIT STATUS).
+        ("unknown-pid", simple(["999999999", "--", "/bin/true"]), 1),
+        ("non-numeric-pid", simple(["abc", "--", "/bin/true"]), 1),
+        ("negative-pid", simple(["-5", "--", "/bin/true"]), 2),
+        ("zombie", zombie, 1),
+        ("bad-option-value", lambda pid: (cntr_argv(sub, pid, ["/bin/true"], ["--seccomp", "maybe"]), {}, None), 2),
         ("bad-option", lambda pid: (cntr_argv(sub, pid, ["/bin/true"], ["--bogus"]), {}, None), 2),
         ("command-without-dashes", lambda pid: (cntr_argv(sub, pid) + ["/bin/true"], {}, None), 2),
         ("not-root", lambda pid: (cntr_argv(sub, pid, ["/bin/true"]), {"preexec_fn": _as_nobody}, None), 1),
@@ -911,7 +913,7 @@ def bad_input_cases(sub):
                                                                             ["--backend", "cntrfs"])
             return argv, {}, None
 
-        cases.append(("no-dev-fuse", no_fuse, None))
+        cases.append(("no-dev-fuse", no_fuse, 1))
     return cases
 
 
@@ -925,9 +927,7 @@ def check_bad_input(pid, case):
         if cleanup:
             cleanup()
     lines = p.stderr.decode(errors="replace").splitlines()
-    assert p.returncode != 0, p
-    if want_rc is not None:
-        assert p.returncode == want_rc, p
+    assert p.returncode == want_rc, p
     assert len(lines) == 1 and lines[0].startswith("cntr: "), "stderr: %r" % p.stderr
     assert p.stdout == b""
 

@@ -435,6 +435,24 @@ def test_bad_input(plain, case):
     check_bad_input(plain.pid, case)
 
 
+@pytest.mark.parametrize("argv,env,rc,msg", [
+    ([], {}, 2, b"Usage: cntr COMMAND"),
+    (["bogus"], {}, 2, b"cntr: unknown command 'bogus'"),
+    (["exec", "--", "/bin/true"], {}, 2, b"cntr: exec: no TARGET given, and this is not a cntr attach session"),
+    (["exec", "-t", "podman,lxc", "x", "--", "/bin/true"], {"PATH": "/nonexistent"}, 1,
+     b"cntr: no container 'x' found (tried: podman: not installed; lxc: not installed)"),
+    # exec without TARGET in a session whose attached process is gone: a set-up failure.
+    (["exec", "--", "/bin/true"], {"CNTR_TARGET_PID": "999999999"}, 125,
+     b"cntr: exec: the attached process 999999999 is gone"),
+], ids=["no-command", "unknown-command", "exec-without-target", "missing-engine", "attached-process-gone"])
+def test_exit_status_of_cntr_itself(argv, env, rc, msg):
+    """The exit statuses doc/cntr.1 (EXIT STATUS) and the README give: 2 usage, 1 before the
+    command could start, 125 while setting up the session."""
+    p = run([CNTR] + argv, env=cntr_env(**env))
+    assert (p.returncode, p.stdout) == (rc, b""), p
+    assert p.stderr.startswith(msg), p.stderr
+
+
 def test_help():
     p = run([CNTR, "exec", "--help"])
     assert p.returncode == 0 and p.stdout.startswith(b"Usage: cntr exec") and p.stderr == b""
