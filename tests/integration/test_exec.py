@@ -10,6 +10,7 @@ Inside an exec session the tools are the container's busybox.
 """
 
 import os
+import shutil
 import signal
 import subprocess
 
@@ -497,3 +498,40 @@ def test_nothing_written_but_the_sessions_own_file(plain, workdir, mode):
         if os.path.exists(made):
             os.unlink(made)
     assert changed == [], "changed on the host during the session: %r" % changed
+
+
+# ---------------------------------------------------------------------------
+# options that cannot be honoured are refused, not ignored
+# ---------------------------------------------------------------------------
+
+SECCOMP_SLEEP = os.path.join(os.path.dirname(os.environ.get("CNTR_BUILD_BIN", CNTR)), "seccomp_sleep.static")
+
+
+@pytest.fixture
+def filtered_target(base_dir):
+    """A root process with every capability (so its sessions may chroot) under a seccomp filter
+    that denies uname(2) (tests/helpers/seccomp_sleep.c), in a container of its own."""
+    c = start_ctr(base_dir, "filtered")
+    try:
+        shutil.copy2(SECCOMP_SLEEP, os.path.join(c.root, "bin", "seccomp_sleep"))
+        ours = int(proc_status(os.getpid())["CapBnd"], 16)
+        yield c.spawn(argv=["/bin/seccomp_sleep", "/bin/sleep", "100000"], bnd=ours)
+    finally:
+        c.stop()
+
+
+def test_exec_in_session_refuses_to_shed_the_seccomp_filter(filtered_target):
+    """In a session that may chroot, `cntr exec --seccomp off` cannot drop the filter the session
+    process carries: refused with the relay's message, not run under the filter regardless."""
+    script = ("grep '^Seccomp:' /proc/self/status; {c} exec -- /bin/sh -c 'grep ^Seccomp: /proc/self/status'; "
+              "{c} exec --seccomp off -- /bin/echo ran; echo rc=$?").format(c=CNTR)
+    p = cntr("attach", filtered_target, ["/bin/sh", "-c", script])
+    out = p.stdout.decode().replace("\t", " ")
+    assert (p.returncode, out) == (0, "Seccomp: 2\nSeccomp: 2\nrc=1\n"), p
+    assert p.stderr == b"cntr: exec: --seccomp off is not allowed inside a session attached with --seccomp auto\n", p
+
+
+def test_exec_in_session_without_a_filter_accepts_seccomp_off(plain):
+    """With no filter to keep (the target has none), --seccomp off is what happens anyway."""
+    p = cntr("attach", plain.pid, ["/bin/sh", "-c", "%s exec --seccomp off --apparmor off -- /bin/echo ran" % CNTR])
+    assert (p.returncode, p.stdout, p.stderr) == (0, b"ran\n", b""), p
