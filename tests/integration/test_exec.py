@@ -16,6 +16,7 @@ import subprocess
 
 import pytest
 
+import cntr_helpers as H
 import untouched
 from session_support import (
     assert_container_clock, assert_gone, assert_no_fuse_or_ptmx_fds, assert_ns_joined, bad_input_cases,
@@ -535,3 +536,21 @@ def test_exec_in_session_without_a_filter_accepts_seccomp_off(plain):
     """With no filter to keep (the target has none), --seccomp off is what happens anyway."""
     p = cntr("attach", plain.pid, ["/bin/sh", "-c", "%s exec --seccomp off --apparmor off -- /bin/echo ran" % CNTR])
     assert (p.returncode, p.stdout, p.stderr) == (0, b"ran\n", b""), p
+
+
+@pytest.mark.parametrize("sub", ["attach", "exec"])
+def test_every_seccomp_filter_is_copied(base_dir, sub):
+    """A target under 70 stacked filters (seccomp_sleep run 70 times over): the session carries
+    all 70, not the first 64 (or any other cut) without a word."""
+    c = start_ctr(base_dir, "filters70")
+    try:
+        shutil.copy2(SECCOMP_SLEEP, os.path.join(c.root, "bin", "seccomp_sleep"))
+        ours = int(proc_status(os.getpid())["CapBnd"], 16)
+        target = c.spawn(argv=["/bin/seccomp_sleep"] * 70 + ["/bin/sleep", "100000"], bnd=ours)
+        assert H.wait_until(lambda: proc_status(target)["Seccomp_filters"] == "70", 10), proc_status(target)
+        cat = "/usr/bin/cat" if sub == "attach" else "/bin/cat"
+        p = cntr(sub, target, [cat, "/proc/self/status"])
+        st = dict(line.split(":", 1) for line in ok(p).splitlines())
+        assert (st["Seccomp"].strip(), st["Seccomp_filters"].strip()) == ("2", "70"), p.stderr
+    finally:
+        c.stop()
