@@ -556,3 +556,26 @@ def test_host_process_target_warns(be):
 @pytest.mark.parametrize("case", bad_input_cases("attach"), ids=lambda c: c[0])
 def test_bad_input(plain, case):
     check_bad_input(plain.pid, case)
+
+
+def test_missing_etc_files_are_reported(base_dir, be):
+    """A container without /etc/passwd or /etc/hosts (or /etc/localtime, which slim containers
+    lack) leaves the session the host's: -v says so in one line; without -v nothing is said."""
+    c = Ctr(base_dir, "noetc")
+    for name in ("etc/passwd", "etc/hosts"):
+        os.unlink(os.path.join(c.root, name))
+    c.start()
+    try:
+        want = "cntr: the container has no /etc/passwd, /etc/hosts, /etc/localtime: the session sees the host's"
+        p = attach_sh(c.pid, "cat /etc/hosts", args=be + ["-v"])
+        assert p.returncode == 0 and p.stdout.decode() == read("/etc/hosts"), p
+        said = [x for x in p.stderr.decode().splitlines() if "the container has no" in x]
+        assert said == [want], p.stderr
+        assert ok(attach_sh(c.pid, "cat /etc/hosts", args=be)) == read("/etc/hosts")
+    finally:
+        c.stop()
+
+
+def test_no_missing_etc_files_no_report(plain, be):
+    p = attach_sh(plain.pid, "true", args=be + ["-v"])
+    assert p.returncode == 0 and b"the container has no" not in p.stderr, p
