@@ -508,15 +508,29 @@ def test_nothing_written_but_the_sessions_own_file(plain, workdir, mode):
 SECCOMP_SLEEP = os.path.join(os.path.dirname(os.environ.get("CNTR_BUILD_BIN", CNTR)), "seccomp_sleep.static")
 
 
+def spawn_filtered(c, n):
+    """A root process in c with our bounding set under n stacked filters (seccomp_sleep run n
+    times over, then /bin/sleep). The helper is installed as /seccomp/sleep: spawn_target waits
+    for the name `sleep`, which the helper has before and after it execs /bin/sleep."""
+    os.mkdir(os.path.join(c.root, "seccomp"))
+    shutil.copy2(SECCOMP_SLEEP, os.path.join(c.root, "seccomp", "sleep"))
+    ours = int(proc_status(os.getpid())["CapBnd"], 16)
+    pid = c.spawn(argv=["/seccomp/sleep"] * n + ["/bin/sleep", "100000"], bnd=ours)
+
+    def done():
+        return (proc_status(pid)["Seccomp_filters"] == str(n)
+                and os.readlink("/proc/%d/exe" % pid).endswith("/bin/busybox"))
+    assert H.wait_until(done, 10), proc_status(pid)
+    return pid
+
+
 @pytest.fixture
 def filtered_target(base_dir):
     """A root process with every capability (so its sessions may chroot) under a seccomp filter
     that denies uname(2) (tests/helpers/seccomp_sleep.c), in a container of its own."""
     c = start_ctr(base_dir, "filtered")
     try:
-        shutil.copy2(SECCOMP_SLEEP, os.path.join(c.root, "bin", "seccomp_sleep"))
-        ours = int(proc_status(os.getpid())["CapBnd"], 16)
-        yield c.spawn(argv=["/bin/seccomp_sleep", "/bin/sleep", "100000"], bnd=ours)
+        yield spawn_filtered(c, 1)
     finally:
         c.stop()
 
@@ -544,10 +558,7 @@ def test_every_seccomp_filter_is_copied(base_dir, sub):
     all 70, not the first 64 (or any other cut) without a word."""
     c = start_ctr(base_dir, "filters70")
     try:
-        shutil.copy2(SECCOMP_SLEEP, os.path.join(c.root, "bin", "seccomp_sleep"))
-        ours = int(proc_status(os.getpid())["CapBnd"], 16)
-        target = c.spawn(argv=["/bin/seccomp_sleep"] * 70 + ["/bin/sleep", "100000"], bnd=ours)
-        assert H.wait_until(lambda: proc_status(target)["Seccomp_filters"] == "70", 10), proc_status(target)
+        target = spawn_filtered(c, 70)
         cat = "/usr/bin/cat" if sub == "attach" else "/bin/cat"
         p = cntr(sub, target, [cat, "/proc/self/status"])
         st = dict(line.split(":", 1) for line in ok(p).splitlines())
