@@ -10,8 +10,9 @@ HostChanges: `find / -xdev` for anything whose mtime or ctime is newer than a st
 at start() (created, written, chmod/chown/xattr changes; a removal shows as its directory's
 change). Not searched: the pseudo filesystems' mount points (/proc, /sys, /dev, /run), the
 directories every other job on a shared machine writes into (/tmp, /var/tmp, /var/log), the
-directory holding this source tree (other checkouts build next to it), /srv (the test suites'
-scratch directories, where the slim containers live: TreeSnapshot covers them), and the
+directory holding this source tree and anything inside a source checkout (a directory with
+.git: other checkouts build while the tests run), /srv (the test suites' scratch directories,
+where the slim containers live: TreeSnapshot covers them), and the
 prefixes in `ignore` and in $CNTR_IT_UNTOUCHED_IGNORE (colon-separated): on a machine where
 other people or jobs change files elsewhere (an apt install in /usr), list those there, or the
 check reports them. Each directory in
@@ -71,7 +72,7 @@ class HostChanges:
         os.rmdir(self.stamp_dir)
         # find's complaints are about files that vanished under it: other jobs' temp files.
         found = [x.decode(errors="replace") for x in p.stdout.split(b"\0") if x]
-        res = sorted(x for x in found if not x.startswith(SCRATCH) and x != "/srv")
+        res = sorted(x for x in found if not x.startswith(SCRATCH) and x != "/srv" and not _in_checkout(x))
         for d, (mtime, ctime, names) in self.watched.items():
             st = os.stat(d)
             now = sorted(os.listdir(d))
@@ -79,6 +80,17 @@ class HostChanges:
                 res.append("%s (watched: entries %r -> %r, mtime/ctime moved: %s)" % (
                     d, names, now, (st.st_mtime_ns, st.st_ctime_ns) != (mtime, ctime)))
         return res
+
+
+def _in_checkout(path):
+    """Whether path is in a source checkout (a directory with .git): other checkouts on the
+    machine build while the tests run (a CI run in /tmp, worktrees next to this one)."""
+    d = os.path.dirname(path) if not os.path.isdir(path) else path
+    while d not in ("/", ""):
+        if os.path.exists(os.path.join(d, ".git")):
+            return True
+        d = os.path.dirname(d)
+    return False
 
 
 def _pseudo_mounts(root):
