@@ -11,11 +11,13 @@
 
 #include "util/log.h"
 
-#define MAX_FILTERS 64
-
+/*
+ * Every filter, until the kernel says there is no more (ENOENT): their number
+ * is bounded only by the kernel's limit on their total size.
+ */
 static int get_filters(pid_t pid, struct seccomp_filters *f)
 {
-	for (long i = 0; i < MAX_FILTERS; i++) {
+	for (long i = 0;; i++) {
 		long n = ptrace(PTRACE_SECCOMP_GET_FILTER, pid, (void *)i, NULL);
 		struct sock_filter *insns;
 		struct sock_fprog *grown;
@@ -39,7 +41,6 @@ static int get_filters(pid_t pid, struct seccomp_filters *f)
 		f->progs[f->n].filter = insns;
 		f->n++;
 	}
-	return 0;
 }
 
 int seccomp_copy(pid_t pid, struct seccomp_filters *f)

@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "cmd/cmd.h"
@@ -97,6 +99,39 @@ static enum launch_backend choose_backend(const char *wanted, const struct conte
 	return BACKEND_BIND;
 }
 
+/*
+ * The files the session takes from the container (src/mountns.c binds them);
+ * where the container has none, the session keeps the host's. Said once, with -v.
+ */
+static void report_missing_files(pid_t pid)
+{
+	static const char *const files[] = { "etc/passwd",	"etc/group",	"etc/hosts",
+					     "etc/resolv.conf", "etc/hostname", "etc/localtime" };
+	char path[64], missing[256] = "";
+	int root;
+
+	if (!log_verbose)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/root", (int)pid);
+	root = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return;
+	for (size_t k = 0; k < sizeof(files) / sizeof(files[0]); k++) {
+		struct open_how how = { .flags = O_PATH | O_CLOEXEC,
+					.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+		int fd = (int)syscall(SYS_openat2, root, files[k], &how, sizeof(how));
+
+		if (fd >= 0)
+			close(fd);
+		else if (errno == ENOENT)
+			snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing),
+				 ", /%s", files[k]);
+	}
+	close(root);
+	if (missing[0])
+		log_info("the container has no %s: the session sees the host's", missing + 2);
+}
+
 int cmd_attach(int argc, char **argv)
 {
 	struct target_opts t;
@@ -134,6 +169,7 @@ int cmd_attach(int argc, char **argv)
 		target_opts_free(&t, &ctx);
 		return 1;
 	}
+	report_missing_files(ctx.pid);
 	if (context_is_host_process(&ctx))
 		log_warn("process %d is not in a container: attaching to the host's namespaces",
 			 (int)ctx.pid);

@@ -4,12 +4,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "cmd/cmd.h"
 #include "cmd/target_opts.h"
 #include "env.h"
 #include "launch.h"
+#include "lsm.h"
 #include "relay/relay.h"
 #include "util/file.h"
 #include "util/log.h"
@@ -32,6 +34,36 @@ static void usage(FILE *out)
 }
 
 /*
+ * On the chroot path the command inherits the session process's seccomp filter
+ * and security label, which nothing here can shed: asking to is refused, with
+ * the relay's words (src/relay/agent.c), rather than ignored. Without a filter
+ * or label there is nothing to keep, and "off" is what happens anyway.
+ */
+static int refuse_relaxing(const struct target_opts *t)
+{
+	char label[256];
+	int self, kind, r;
+
+	if (!t->copy_seccomp) {
+		r = prctl(PR_GET_SECCOMP, 0, 0, 0, 0);
+		/* A filter may deny prctl itself; EINVAL: no seccomp in this kernel. */
+		if (r == 2 || (r < 0 && errno != EINVAL))
+			return log_error("exec: --seccomp off is not allowed inside a session "
+					 "attached with --seccomp auto");
+	}
+	if (!t->apply_lsm) {
+		self = open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		kind = self < 0 ? LSM_NONE : lsm_read_label(self, label, sizeof(label));
+		if (self >= 0)
+			close(self);
+		if (kind != LSM_NONE)
+			return log_error("exec: --apparmor off is not allowed inside a session "
+					 "attached with --apparmor auto");
+	}
+	return 0;
+}
+
+/*
  * Inside an attach session: the container's root is mounted at the base
  * directory. A session without CAP_SYS_CHROOT asks the host's cntr instead.
  */
@@ -50,6 +82,8 @@ static int exec_in_session(const struct target_opts *t)
 	}
 	if (!base || !*base)
 		base = "/var/lib/cntr";
+	if (refuse_relaxing(t) < 0)
+		return 1;
 	snprintf(path, sizeof(path), "/proc/%s/environ", pid);
 	environ_text = read_file_alloc(AT_FDCWD, path, &len);
 	if (!environ_text) {

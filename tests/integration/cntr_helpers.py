@@ -49,9 +49,18 @@ def settled_stderr(env, line):
     return env.server.stderr()
 
 
+URING_PARAM = "/sys/module/fuse/parameters/enable_uring"
+
+
+def fuse_uring():
+    """Whether the kernel offers FUSE over io_uring to new mounts (fuse.enable_uring)."""
+    with open(URING_PARAM) as f:
+        return f.read().strip() == "Y"
+
+
 def set_fuse_uring(on):
-    """Lets the kernel offer FUSE over io_uring to new mounts (fuse.enable_uring)."""
-    with open("/sys/module/fuse/parameters/enable_uring", "w") as f:
+    """Lets the kernel offer FUSE over io_uring to new mounts (fuse.enable_uring), or not."""
+    with open(URING_PARAM, "w") as f:
         f.write("1" if on else "0")
 
 
@@ -137,19 +146,22 @@ def _unescape(s):
     return "".join(out)
 
 
-def mounts():
+def mounts(text=None):
+    """The mount table: /proc/self/mountinfo, or the mountinfo text given (another process's)."""
+    if text is None:
+        with open("/proc/self/mountinfo") as f:
+            text = f.read()
     res = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            left, right = line.rstrip("\n").split(" - ", 1)
-            lf = left.split(" ")
-            rf = right.split(" ")
-            res.append({
-                "id": lf[0], "parent": lf[1], "majmin": lf[2], "root": _unescape(lf[3]),
-                "mountpoint": _unescape(lf[4]), "opts": lf[5].split(","),
-                "fstype": rf[0], "source": _unescape(rf[1]),
-                "superopts": rf[2].split(",") if len(rf) > 2 else [],
-            })
+    for line in text.splitlines():
+        left, right = line.split(" - ", 1)
+        lf = left.split(" ")
+        rf = right.split(" ")
+        res.append({
+            "id": lf[0], "parent": lf[1], "majmin": lf[2], "root": _unescape(lf[3]),
+            "mountpoint": _unescape(lf[4]), "opts": lf[5].split(","),
+            "fstype": rf[0], "source": _unescape(rf[1]),
+            "superopts": rf[2].split(",") if len(rf) > 2 else [],
+        })
     return res
 
 

@@ -31,14 +31,15 @@ CONFIGS = {
 # session-wide
 # ---------------------------------------------------------------------------
 
-def pytest_configure(config):
+def _copy_binary_out_of_tmp():
     """An attach session has a private /tmp and /var/tmp, so a cntr binary built under
     either is out of sight there, and the tests run it inside sessions (in-session cntr exec).
     Such a binary is copied outside them for the run; CNTR_BUILD_BIN keeps the original for
-    the tests that need its build directory. Runs before any test module is imported."""
+    the tests that need its build directory. Runs when this file is imported: before the
+    plugin below (session_support reads CNTR_BIN when it is imported) and any test module."""
     path = os.path.realpath(H.cntr_bin())
     if not path.startswith(("/tmp/", "/var/tmp/")) or not os.path.isfile(path):
-        return
+        return None
     os.makedirs("/srv", exist_ok=True)
     copy_dir = tempfile.mkdtemp(prefix="cntr-it-bin-", dir="/srv")
     os.chmod(copy_dir, 0o755)
@@ -46,13 +47,18 @@ def pytest_configure(config):
     shutil.copy2(path, copy)
     os.environ["CNTR_BUILD_BIN"] = path
     os.environ["CNTR_BIN"] = copy
-    config._cntr_bin_copy = copy_dir
+    return copy_dir
+
+
+_BIN_COPY = _copy_binary_out_of_tmp()
+
+# Container fixtures, session helpers and the leftover check (autouse) for every test module.
+pytest_plugins = ["session_support"]
 
 
 def pytest_unconfigure(config):
-    copy_dir = getattr(config, "_cntr_bin_copy", None)
-    if copy_dir:
-        shutil.rmtree(copy_dir, ignore_errors=True)
+    if _BIN_COPY:
+        shutil.rmtree(_BIN_COPY, ignore_errors=True)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -68,9 +74,6 @@ def cntr_binary():
     return path
 
 
-URING_PARAM = "/sys/module/fuse/parameters/enable_uring"
-
-
 @pytest.fixture(scope="session", autouse=True)
 def fuse_transport():
     """Which way requests reach cntr: "uring" (FUSE over io_uring, the default where the
@@ -80,16 +83,15 @@ def fuse_transport():
     want = os.environ.get("CNTR_TEST_FUSE_TRANSPORT", "uring")
     if want not in ("uring", "dev"):
         pytest.fail("CNTR_TEST_FUSE_TRANSPORT must be uring or dev, not %r" % want, pytrace=False)
-    if not os.path.exists(URING_PARAM):
+    if not os.path.exists(H.URING_PARAM):
         yield "dev"
         return
-    with open(URING_PARAM) as f:
-        old = f.read().strip()
+    old = H.fuse_uring()
     H.set_fuse_uring(want == "uring")
     try:
         yield want
     finally:
-        H.set_fuse_uring(old == "Y")
+        H.set_fuse_uring(old)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -248,11 +250,9 @@ class Env:
 @pytest.fixture
 def uring_param():
     """set(on) sets fuse.enable_uring for the test; the old value comes back after it."""
-    path = "/sys/module/fuse/parameters/enable_uring"
-    with open(path) as f:
-        old = f.read().strip()
+    old = H.fuse_uring()
     yield H.set_fuse_uring
-    H.set_fuse_uring(old == "Y")
+    H.set_fuse_uring(old)
 
 
 @pytest.fixture

@@ -1,8 +1,10 @@
 """Slim containers for the attach/exec tests, made without any engine.
 
 A container is a busybox-static root filesystem, a process started in new
-namespaces (mnt, uts, ipc, net, pid, cgroup, and optionally user with a
-shifted id map) that chroots into it and sleeps. Usable from pytest
+namespaces (mnt, uts, ipc, net, pid, cgroup, time, and optionally user with a
+shifted id map) that chroots into it and sleeps. Its time namespace moves the
+monotonic and boot-time clocks TIME_OFFSET seconds ahead, so a process in it is
+told apart from one outside by its clocks as well as by its ns link. Usable from pytest
 (`SlimContainer`) and from the command line:
 
     python3 slimctr.py start DIR [--userns] [--no-proc] [--no-dev] [--readonly]
@@ -28,6 +30,7 @@ import time
 
 libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
+CLONE_NEWTIME = 0x00000080
 CLONE_NEWNS = 0x00020000
 CLONE_NEWCGROUP = 0x02000000
 CLONE_NEWUTS = 0x04000000
@@ -54,6 +57,12 @@ DOCKER_CAPS = {"CHOWN": 0, "DAC_OVERRIDE": 1, "FOWNER": 3, "FSETID": 4, "KILL": 
                "MKNOD": 27, "AUDIT_WRITE": 29, "SETFCAP": 31}
 DOCKER_CAPS_MASK = sum(1 << n for n in DOCKER_CAPS.values())  # 0xa80425fb, docker's CapEff
 PR_CAPBSET_DROP = 24
+PR_SET_DUMPABLE = 4
+
+# The namespaces every slim container has of its own (user only with userns=True).
+NAMESPACES = ("cgroup", "ipc", "mnt", "net", "pid", "time", "uts")
+# Seconds the container's monotonic and boot-time clocks are ahead of the host's.
+TIME_OFFSET = 10 * 86400
 
 # The id map of user-namespaced containers: container root is host uid 100000.
 USERNS_BASE = 100000
@@ -200,8 +209,17 @@ class SlimContainer:
                     os.read(go_r, 1)  # the parent wrote our id maps
                     os.setresgid(0, 0, 0)
                     os.setresuid(0, 0, 0)
-                flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWCGROUP
+                    # The id change made us undumpable, which gives /proc/self to host root, whom
+                    # the namespace does not map: timens_offsets below would be out of reach.
+                    _check(libc.prctl(PR_SET_DUMPABLE, ctypes.c_ulong(1), ctypes.c_ulong(0), ctypes.c_ulong(0),
+                                      ctypes.c_ulong(0)), "set dumpable")
+                flags = (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWCGROUP
+                         | CLONE_NEWTIME)
                 _check(libc.unshare(flags), "unshare")
+                # Only the children enter the new time (like pid) namespace; its offsets can be
+                # set only before the first of them does.
+                with open("/proc/self/timens_offsets", "w") as f:
+                    f.write("monotonic %d 0\nboottime %d 0\n" % (TIME_OFFSET, TIME_OFFSET))
                 child = os.fork()
                 if child == 0:
                     _container_init(self.root, self.opts, ready_w)

@@ -5,7 +5,8 @@ container's own (from its devpts) and the terminal is restored afterwards.
 
 Run as root:  /usr/bin/python3 -m pytest tests/integration/test_attach_tty.py
 
-Helpers, container fixtures and the leftover check come from test_attach.py.
+Helpers come from session_support.py; its fixtures (containers, the leftover check after every
+test) reach this module through conftest.py.
 """
 
 import os
@@ -17,9 +18,9 @@ import time
 
 import pytest
 
-from test_attach import (  # noqa: F401  (fixtures are used by name)
-    CNTR, MARKER, app_target, assert_gone, assert_no_fuse_or_ptmx_fds, bare, cntr_env, describe, no_leftovers,
-    plain, proc_state, proc_status, read, unique_secs, wait_for_cmdline)
+from session_support import (
+    assert_gone, assert_no_fuse_or_ptmx_fds, CNTR, cntr_env, describe, MARKER, proc_state, proc_status, read,
+    unique_secs, wait_for_cmdline)
 
 if not shutil.which("tmux"):
     pytest.fail("tmux is needed for the terminal tests", pytrace=False)

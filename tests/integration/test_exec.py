@@ -4,26 +4,27 @@ inside a `cntr attach` session.
 
 Run as root:  /usr/bin/python3 -m pytest tests/integration/test_exec.py
 
-Helpers, container fixtures and the leftover check come from test_attach.py.
+Helpers come from session_support.py; its fixtures (containers, the leftover check after every
+test) reach this module through conftest.py.
 Inside an exec session the tools are the container's busybox.
 """
 
 import os
 import re
+import shutil
 import signal
 import subprocess
-import time
 
 import pytest
 
 import cntr_helpers as H
-from test_attach import (  # noqa: F401  (fixtures are used by name)
-    check_stdin_eof_ends_cat,
-    CNTR, MARKER, NS_SHARED, assert_gone, NS_SCRIPT, USERNS_BASE, Live, app_target, assert_no_fuse_or_ptmx_fds,
-    bad_input_cases, bare, wait_for_cmdline, check_bad_input, caps_of, cntr, cntr_argv, cntr_env, describe, environ_of,
-    expected_caps, hexcaps, no_leftovers, ok, pidns_members, plain, proc_state,
-    proc_status, read, ro_ctr, rootcaps_target, run, session_status, start_ctr, token_procs,
-    tree_state, unique_secs, userns_ctr, userns_app_target, ROOTCAPS_DROP_PRM)
+import untouched
+from session_support import (
+    assert_container_clock, assert_gone, assert_no_fuse_or_ptmx_fds, assert_ns_joined, bad_input_cases,
+    caps_of, check_bad_input, check_stdin_eof_ends_cat, CNTR, cntr, cntr_argv, cntr_env, CNTR_TMPDIR, describe,
+    environ_of, expected_caps, hexcaps, Live, MARKER, NS_SCRIPT, NS_SHARED, ok, pidns_members,
+    proc_status, read, ROOTCAPS_DROP_PRM, run, session_status, start_ctr, token_procs, tree_state, unique_secs,
+    UPTIME_SCRIPT, USERNS_BASE, wait_for_cmdline)
 
 
 def exec_sh(target, script, **kw):
@@ -60,17 +61,17 @@ def test_environment_fallbacks(plain, app_target):
 
 
 def test_namespaces_all_the_targets(plain):
-    out = ok(exec_sh(plain.pid, NS_SCRIPT))
+    out = ok(exec_sh(plain.pid, NS_SCRIPT + "; " + UPTIME_SCRIPT))
     inside = dict(line.split(" ", 1) for line in out.splitlines())
-    for n in NS_SHARED + ("mnt",):
-        assert inside[n] == plain.ns[n], "namespace %s: session %s, target %s" % (n, inside[n], plain.ns[n])
+    assert_ns_joined(inside, plain, NS_SHARED + ("mnt",))
+    assert_container_clock(inside)
 
 
 def test_live_exec_seen_from_host(plain):
     with Live("exec", plain.pid) as s:
         for pid in (s.shell, s.sleep):
             host = {n: os.readlink("/proc/%d/ns/%s" % (pid, n)) for n in NS_SHARED + ("mnt",)}
-            assert host == {n: plain.ns[n] for n in host}
+            assert_ns_joined(host, plain, NS_SHARED + ("mnt",))
             assert os.readlink("/proc/%d/root" % pid) == plain.root
             assert len(proc_status(pid)["NSpid"].split()) == 2
             assert_no_fuse_or_ptmx_fds(pid, "exec session process")
@@ -138,8 +139,7 @@ def test_userns_container(userns_ctr):
     try:
         lines = out.splitlines()
         inside = dict(line.split(" ", 1) for line in lines[:8])
-        for n in NS_SHARED + ("mnt",):
-            assert inside[n] == userns_ctr.ns[n], n
+        assert_ns_joined(inside, userns_ctr, NS_SHARED + ("mnt",))
         assert lines[8:11] == ["0", "0", MARKER.strip()]
         st = os.stat(made)
         assert (st.st_uid, st.st_gid) == (USERNS_BASE, USERNS_BASE)
@@ -441,6 +441,131 @@ def test_bad_input(plain, case):
     check_bad_input(plain.pid, case)
 
 
+@pytest.mark.parametrize("argv,env,rc,msg", [
+    ([], {}, 2, b"Usage: cntr COMMAND"),
+    (["bogus"], {}, 2, b"cntr: unknown command 'bogus'"),
+    (["exec", "--", "/bin/true"], {}, 2, b"cntr: exec: no TARGET given, and this is not a cntr attach session"),
+    (["exec", "-t", "podman,lxc", "x", "--", "/bin/true"], {"PATH": "/nonexistent"}, 1,
+     b"cntr: no container 'x' found (tried: podman: not installed; lxc: not installed)"),
+    # exec without TARGET in a session whose attached process is gone: a set-up failure.
+    (["exec", "--", "/bin/true"], {"CNTR_TARGET_PID": "999999999"}, 125,
+     b"cntr: exec: the attached process 999999999 is gone"),
+], ids=["no-command", "unknown-command", "exec-without-target", "missing-engine", "attached-process-gone"])
+def test_exit_status_of_cntr_itself(argv, env, rc, msg):
+    """The exit statuses doc/cntr.1 (EXIT STATUS) and the README give: 2 usage, 1 before the
+    command could start, 125 while setting up the session."""
+    p = run([CNTR] + argv, env=cntr_env(**env))
+    assert (p.returncode, p.stdout) == (rc, b""), p
+    assert p.stderr.startswith(msg), p.stderr
+
+
 def test_help():
     p = run([CNTR, "exec", "--help"])
     assert p.returncode == 0 and p.stdout.startswith(b"Usage: cntr exec") and p.stderr == b""
+
+
+# ---------------------------------------------------------------------------
+# nothing written anywhere but where the session writes
+# ---------------------------------------------------------------------------
+
+# Each session writes one file into the container's /tmp, on purpose; cntr must write nothing else,
+# on the host (untouched.HostChanges: anything on / newer than a stamp) or in the container (its
+# root as it sees it, private mounts included: names, modes, owners, sizes, times, xattrs).
+ON_PURPOSE = {
+    "attach-cntrfs": ("attach", ["--backend", "cntrfs"], "echo on-purpose > /var/lib/cntr/tmp/on-purpose"),
+    "attach-bind": ("attach", ["--backend", "bind"], "echo on-purpose > /var/lib/cntr/tmp/on-purpose"),
+    "exec": ("exec", [], "echo on-purpose > /tmp/on-purpose"),
+    "relay": ("attach", [], "%s exec {pid} -- /bin/sh -c 'echo on-purpose > /tmp/on-purpose'" % CNTR),
+}
+ON_PURPOSE_DIFF = {"/tmp/on-purpose": "created", "/tmp": ["ctime", "mtime"]}
+
+
+@pytest.mark.slow
+@pytest.mark.deadline(300)
+@pytest.mark.parametrize("mode", list(ON_PURPOSE))
+def test_nothing_written_but_the_sessions_own_file(plain, workdir, mode):
+    sub, args, script = ON_PURPOSE[mode]
+    made = os.path.join(plain.root, "tmp", "on-purpose")
+    cwd = os.path.join(workdir, "cwd")
+    os.mkdir(cwd)
+    host = untouched.HostChanges(watch=[CNTR_TMPDIR, cwd]).start()
+    # What the session's command reads on purpose: the container's /bin/sh and busybox (their
+    # atimes move the first time, under relatime).
+    with open("/proc/%d/root/bin/sh" % plain.pid, "rb") as f:
+        f.read(1)
+    ctr = untouched.TreeSnapshot("/proc/%d/root" % plain.pid)
+    try:
+        ok(cntr(sub, plain.pid, ["/bin/sh", "-c", script.format(pid=plain.pid)], args=args, cwd=cwd))
+        assert ctr.diff() == ON_PURPOSE_DIFF
+        assert read(made) == "on-purpose\n"
+    finally:
+        changed = host.changes()
+        if os.path.exists(made):
+            os.unlink(made)
+    assert changed == [], "changed on the host during the session: %r" % changed
+
+
+# ---------------------------------------------------------------------------
+# options that cannot be honoured are refused, not ignored
+# ---------------------------------------------------------------------------
+
+SECCOMP_SLEEP = os.path.join(os.path.dirname(os.environ.get("CNTR_BUILD_BIN", CNTR)), "seccomp_sleep.static")
+
+
+def spawn_filtered(c, n):
+    """A root process in c with our bounding set under n stacked filters (seccomp_sleep run n
+    times over, then /bin/sleep). The helper is installed as /seccomp/sleep: spawn_target waits
+    for the name `sleep`, which the helper has before and after it execs /bin/sleep."""
+    os.mkdir(os.path.join(c.root, "seccomp"))
+    shutil.copy2(SECCOMP_SLEEP, os.path.join(c.root, "seccomp", "sleep"))
+    ours = int(proc_status(os.getpid())["CapBnd"], 16)
+    pid = c.spawn(argv=["/seccomp/sleep"] * n + ["/bin/sleep", "100000"], bnd=ours)
+
+    def done():
+        return (proc_status(pid)["Seccomp_filters"] == str(n)
+                and os.readlink("/proc/%d/exe" % pid).endswith("/bin/busybox"))
+    assert H.wait_until(done, 10), proc_status(pid)
+    return pid
+
+
+@pytest.fixture
+def filtered_target(base_dir):
+    """A root process with every capability (so its sessions may chroot) under a seccomp filter
+    that denies uname(2) (tests/helpers/seccomp_sleep.c), in a container of its own."""
+    c = start_ctr(base_dir, "filtered")
+    try:
+        yield spawn_filtered(c, 1)
+    finally:
+        c.stop()
+
+
+def test_exec_in_session_refuses_to_shed_the_seccomp_filter(filtered_target):
+    """In a session that may chroot, `cntr exec --seccomp off` cannot drop the filter the session
+    process carries: refused with the relay's message, not run under the filter regardless."""
+    script = ("grep '^Seccomp:' /proc/self/status; {c} exec -- /bin/sh -c 'grep ^Seccomp: /proc/self/status'; "
+              "{c} exec --seccomp off -- /bin/echo ran; echo rc=$?").format(c=CNTR)
+    p = cntr("attach", filtered_target, ["/bin/sh", "-c", script])
+    out = p.stdout.decode().replace("\t", " ")
+    assert (p.returncode, out) == (0, "Seccomp: 2\nSeccomp: 2\nrc=1\n"), p
+    assert p.stderr == b"cntr: exec: --seccomp off is not allowed inside a session attached with --seccomp auto\n", p
+
+
+def test_exec_in_session_without_a_filter_accepts_seccomp_off(plain):
+    """With no filter to keep (the target has none), --seccomp off is what happens anyway."""
+    p = cntr("attach", plain.pid, ["/bin/sh", "-c", "%s exec --seccomp off --apparmor off -- /bin/echo ran" % CNTR])
+    assert (p.returncode, p.stdout, p.stderr) == (0, b"ran\n", b""), p
+
+
+@pytest.mark.parametrize("sub", ["attach", "exec"])
+def test_every_seccomp_filter_is_copied(base_dir, sub):
+    """A target under 70 stacked filters (seccomp_sleep run 70 times over): the session carries
+    all 70, not the first 64 (or any other cut) without a word."""
+    c = start_ctr(base_dir, "filters70")
+    try:
+        target = spawn_filtered(c, 70)
+        cat = "/usr/bin/cat" if sub == "attach" else "/bin/cat"
+        p = cntr(sub, target, [cat, "/proc/self/status"])
+        st = dict(line.split(":", 1) for line in ok(p).splitlines())
+        assert (st["Seccomp"].strip(), st["Seccomp_filters"].strip()) == ("2", "70"), p.stderr
+    finally:
+        c.stop()
