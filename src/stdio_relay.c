@@ -34,9 +34,15 @@ int stdio_relay_open(struct stdio_relay *r, int session_fds[3])
 			return err;
 		}
 	}
-	/* Large pipes: fewer round trips for bulk output. */
-	for (int k = 0; k < 3; k++)
+	/*
+	 * Large pipes: fewer round trips for bulk output. Our ends never block:
+	 * an empty or full session pipe is EAGAIN, while our own stdout, blocking,
+	 * holds the session back when its reader is slow.
+	 */
+	for (int k = 0; k < 3; k++) {
 		fcntl(p[k][0], F_SETPIPE_SZ, CHUNK);
+		fcntl(p[k][k == 0 ? 1 : 0], F_SETFL, O_NONBLOCK);
+	}
 	session_fds[0] = p[0][0];
 	r->in = p[0][1];
 	session_fds[1] = p[1][1];
@@ -47,13 +53,13 @@ int stdio_relay_open(struct stdio_relay *r, int session_fds[3])
 }
 
 /*
- * Moves what is there from 'from' to 'to', without waiting on the pipe side:
- * -EAGAIN if the pipe is empty (or full), 0 at the end of input, <0 on an
+ * Moves what is there from 'from' to 'to': -EAGAIN if our (non-blocking)
+ * end of a session pipe is empty or full, 0 at the end of input, <0 on an
  * error, else the bytes moved.
  */
 static ssize_t move(int from, int to)
 {
-	ssize_t n = splice(from, NULL, to, NULL, CHUNK, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	ssize_t n = splice(from, NULL, to, NULL, CHUNK, SPLICE_F_MOVE);
 	char buf[65536];
 
 	if (n >= 0 || (errno != EINVAL && errno != ENOSYS))
@@ -86,7 +92,6 @@ static void drain(int *from, int to)
 {
 	if (*from < 0)
 		return;
-	fcntl(*from, F_SETFL, fcntl(*from, F_GETFL) | O_NONBLOCK);
 	while (move(*from, to) > 0)
 		;
 	close_fd(from);
