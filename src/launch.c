@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,12 +9,9 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cgroup.h"
@@ -26,12 +22,12 @@
 #include "identity.h"
 #include "launch_setup.h"
 #include "leftovers.h"
-#include "stdio_relay.h"
 #include "lsm.h"
 #include "mountns.h"
 #include "pty.h"
 #include "relay/relay.h"
 #include "seccomp.h"
+#include "stdio_relay.h"
 #include "util/fdpass.h"
 #include "util/file.h"
 #include "util/log.h"
@@ -42,7 +38,7 @@
 #define MSG_CGROUPS 'G' /* H: C is in the target's cgroups (its children will be too) */
 #define MSG_PTY 'P' /* C: here is the container's pty master (or none: use ours) */
 #define MSG_VIEW 'V' /* C: the session's mount namespace is complete */
-#define MSG_STDIO 'I' /* H: the caller's stdin, stdout and stderr, now that set-up is done */
+#define MSG_STDIO 'I' /* H: the session's stdin, stdout and stderr (a pty's or relayed pipes) */
 
 static void stop_signals(sigset_t *s)
 {
