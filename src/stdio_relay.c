@@ -80,6 +80,25 @@ static ssize_t move(int from, int to)
 	return n;
 }
 
+/*
+ * Moves session output to our stdout or stderr, waiting while that is full
+ * (a pipe-to-pipe splice does not wait when either end is non-blocking):
+ * -EAGAIN only when the session's pipe is empty.
+ */
+static ssize_t move_out(int from, int to)
+{
+	for (;;) {
+		ssize_t n = move(from, to);
+		struct pollfd in = { .fd = from, .events = POLLIN };
+		struct pollfd out = { .fd = to, .events = POLLOUT };
+
+		if (n != -EAGAIN || poll(&in, 1, 0) <= 0 || !(in.revents & (POLLIN | POLLHUP)))
+			return n;
+		if (poll(&out, 1, -1) < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
 static void close_fd(int *fd)
 {
 	if (*fd >= 0)
@@ -92,7 +111,7 @@ static void drain(int *from, int to)
 {
 	if (*from < 0)
 		return;
-	while (move(*from, to) > 0)
+	while (move_out(*from, to) > 0)
 		;
 	close_fd(from);
 }
@@ -134,9 +153,9 @@ int stdio_relay_run(struct stdio_relay *r, pid_t child, const sigset_t *sigs)
 				close_fd(
 					&r->in); /* our input ended, or the session closed its stdin */
 		}
-		if (pfd[4].revents && (n = move(r->out, STDOUT_FILENO)) <= 0 && n != -EAGAIN)
+		if (pfd[4].revents && (n = move_out(r->out, STDOUT_FILENO)) <= 0 && n != -EAGAIN)
 			close_fd(&r->out);
-		if (pfd[5].revents && (n = move(r->err, STDERR_FILENO)) <= 0 && n != -EAGAIN)
+		if (pfd[5].revents && (n = move_out(r->err, STDERR_FILENO)) <= 0 && n != -EAGAIN)
 			close_fd(&r->err);
 		if (pfd[1].revents & POLLIN)
 			break;

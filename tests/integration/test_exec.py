@@ -14,6 +14,7 @@ import re
 import shutil
 import signal
 import subprocess
+import time
 
 import pytest
 
@@ -170,6 +171,27 @@ def test_stdio_byte_exact(plain):
     data = os.urandom(2 << 20) + bytes(range(256))
     p = cntr("exec", plain.pid, ["/bin/cat"], input=data, timeout=60)
     assert p.returncode == 0 and p.stdout == data and p.stderr == b""
+
+
+def test_stdio_byte_exact_with_a_slow_reader(plain, workdir):
+    """The command ends while much of its output still waits in cntr's pipe and our end of
+    stdout is full: cntr passes the rest on as the reader takes it, none is dropped."""
+    data = os.urandom(4 << 20)
+    src = os.path.join(workdir, "in")
+    with open(src, "wb") as f:
+        f.write(data)
+    with open(src, "rb") as fin:
+        p = subprocess.Popen(cntr_argv("exec", plain.pid, ["/bin/cat"]), stdin=fin,
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=cntr_env())
+    got = bytearray()
+    while True:
+        chunk = p.stdout.read(16384)
+        if not chunk:
+            break
+        got += chunk
+        time.sleep(0.0005)
+    assert p.wait(timeout=60) == 0
+    assert len(got) == len(data) and bytes(got) == data, "%d of %d bytes" % (len(got), len(data))
 
 
 def test_stdin_eof_ends_cat(plain):
