@@ -252,10 +252,10 @@ def test_default_backend(plain, userns_ctr):
         assert marker == MARKER
         if want:
             assert " - %s " % want in top, top
-            assert b"cntrfs" in p.stderr
+            assert b"back end: cntrfs\n" in p.stderr, p.stderr
         else:
             assert "fuse.cntrfs" not in top, top
-            assert b"bind" in p.stderr
+            assert b"back end: bind\n" in p.stderr, p.stderr
 
 
 # ---------------------------------------------------------------------------
